@@ -1,0 +1,1 @@
+"""Executors (imported as ``nums.backends``): local, and the ones other plugins add."""

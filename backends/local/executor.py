@@ -1,0 +1,219 @@
+"""Local executors: serial (deterministic, for testing) and a dependency-driven thread pool.
+
+Both expose one CPU device per worker, so block-cyclic layouts and placement are exercised
+exactly as on a cluster, while every worker thread may run any task (all share one memory).
+
+The thread pool starts a task as soon as the refs it reads are done (no worker ever blocks
+waiting for another task, so a bounded pool cannot deadlock); a failed task fails every task
+that depends on it with the same exception object, and :meth:`ThreadExecutor.get` re-raises it
+with its type and message. NumPy releases the GIL inside its loops, so kernels run in parallel.
+While tasks run, BLAS is limited to ``cores // workers`` threads (threadpoolctl) so that
+concurrent matmul kernels do not oversubscribe the cores; the limit is lifted when the pool
+is idle, so the user's own NumPy calls between jobs keep every BLAS thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from nums.runtime.device import Device
+from nums.runtime.executor import Kernel
+
+__all__ = ["SerialExecutor", "ThreadExecutor", "ThreadRef"]
+
+
+class SerialExecutor:
+    """Runs every kernel at submit time in the calling thread. Refs are the values."""
+
+    name = "local-serial"
+
+    def __init__(self) -> None:
+        self._devices = (Device(0, "cpu", 0),)
+
+    def devices(self) -> Sequence[Device]:
+        return self._devices
+
+    def put(self, value: Any, device: Device) -> Any:
+        return value
+
+    def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
+               num_returns: int = 1) -> Any:
+        return kernel.impls[device.kind](*args)
+
+    def get(self, refs: Sequence[Any]) -> list[Any]:
+        return list(refs)
+
+    def free(self, refs: Sequence[Any]) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+
+class ThreadRef:
+    """The future result of one task output."""
+
+    __slots__ = ("value", "error", "done", "dependents")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.dependents: list[_Task] = []
+
+
+class _Task:
+    __slots__ = ("fn", "args", "outs", "pending")
+
+    def __init__(self, fn: Any, args: Sequence[Any], outs: list[ThreadRef]) -> None:
+        self.fn = fn
+        self.args = args
+        self.outs = outs
+        self.pending = 0
+
+
+class _BlasLimiter:
+    """Limits BLAS threads while the pool is busy (threadpoolctl), restores when idle."""
+
+    def __init__(self, threads: int) -> None:
+        self._limits = None
+        self._controller = None
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController()
+            blas = controller.select(user_api="blas")
+            if any(lib.num_threads > threads for lib in blas.lib_controllers):
+                self._controller = blas
+                self._threads = threads
+        except Exception:  # threadpoolctl is an optimisation; never fail the session on it
+            self._controller = None
+
+    def enter(self) -> None:
+        if self._controller is not None and self._limits is None:
+            self._limits = self._controller.limit(limits=self._threads)
+
+    def exit(self) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None
+
+
+class ThreadExecutor:
+    """A pool of ``workers`` threads running tasks as their inputs become ready."""
+
+    name = "local-threads"
+
+    def __init__(self, workers: int, blas_threads: int | None = None) -> None:
+        self.workers = workers
+        self._devices = tuple(Device(0, "cpu", i) for i in range(workers))
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
+        self._active = 0
+        cores = os.cpu_count() or 1
+        self._blas = _BlasLimiter(blas_threads or max(1, cores // workers))
+        self._threads = [threading.Thread(target=self._work, name=f"nums-worker-{i}",
+                                          daemon=True) for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def devices(self) -> Sequence[Device]:
+        return self._devices
+
+    def put(self, value: Any, device: Device) -> Any:
+        return value
+
+    def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
+               num_returns: int = 1) -> Any:
+        outs = [ThreadRef() for _ in range(num_returns)]
+        task = _Task(kernel.impls[device.kind], args, outs)
+        failed: BaseException | None = None
+        with self._lock:
+            if self._active == 0:
+                self._blas.enter()
+            self._active += 1
+            for a in args:
+                if type(a) is ThreadRef and not a.done:
+                    a.dependents.append(task)
+                    task.pending += 1
+                elif type(a) is ThreadRef and a.error is not None:
+                    failed = a.error
+            if failed is not None and task.pending == 0:
+                self._complete_locked(task, None, failed)
+            elif task.pending == 0:
+                self._queue.put(task)
+        return outs[0] if num_returns == 1 else tuple(outs)
+
+    def _complete_locked(self, task: _Task, result: Any, error: BaseException | None) -> None:
+        outs = task.outs
+        if error is None:
+            if len(outs) == 1:
+                outs[0].value = result
+            else:
+                for ref, value in zip(outs, result):
+                    ref.value = value
+        for ref in outs:
+            ref.error = error
+            ref.done = True
+            for dependent in ref.dependents:
+                dependent.pending -= 1
+                if dependent.pending == 0:
+                    self._queue.put(dependent)
+            ref.dependents = []
+        task.args = ()
+        self._active -= 1
+        if self._active == 0:
+            self._blas.exit()
+        self._finished.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            result, error = None, None
+            try:
+                values = []
+                for a in task.args:
+                    if type(a) is ThreadRef:
+                        if a.error is not None:
+                            raise a.error
+                        values.append(a.value)
+                    else:
+                        values.append(a)
+                result = task.fn(*values)
+            except BaseException as exc:  # handed to the caller by get()
+                error = exc
+            with self._lock:
+                self._complete_locked(task, result, error)
+
+    def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
+        out = []
+        with self._lock:
+            for ref in refs:
+                if type(ref) is ThreadRef:
+                    if not ref.done and not self._finished.wait_for(lambda r=ref: r.done,
+                                                                   timeout=timeout):
+                        raise TimeoutError(f"a nums task did not finish within {timeout} s")
+                    if ref.error is not None:
+                        raise ref.error
+                    out.append(ref.value)
+                else:
+                    out.append(ref)
+        return out
+
+    def free(self, refs: Sequence[Any]) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=10)
+        with self._lock:
+            self._blas.exit()

@@ -1,0 +1,54 @@
+"""nums: NumPy on many machines and GPUs.
+
+>>> import nums, nums.numpy as nps
+>>> nums.init()                                # local backend, one worker per core
+>>> x = nps.arange(10.0, block_shape=(4,))
+>>> float((x * 2).sum())
+90.0
+
+Importing nums starts nothing and changes nothing in the process; the session starts at
+:func:`init` or on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nums.runtime.session import Session, current, init, is_initialized, shutdown
+
+__version__ = "0.1.0"
+__all__ = ["init", "shutdown", "get", "session", "is_initialized", "Session", "__version__"]
+
+
+def get(*arrays: Any) -> Any:
+    """Compute several arrays at once and return them as NumPy arrays.
+
+    Parameters
+    ----------
+    *arrays : BlockArray
+        Arrays to compute (their tasks are submitted together before any is waited on).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        One array for one argument, a tuple otherwise.
+    """
+    from nums.array.conversion import is_blockarray
+    from nums.ir.lower import fetch, materialize
+
+    nodes = [a._node for a in arrays if is_blockarray(a)]
+    materialize(nodes)
+    out = []
+    for a in arrays:
+        if is_blockarray(a):
+            out.append(fetch(a._leaf()))
+        else:
+            import numpy as np
+
+            out.append(np.asarray(a))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def session() -> Session:
+    """The running session (started with the defaults if none runs)."""
+    return current()

@@ -1,0 +1,6 @@
+"""The array layer: BlockArray and ArrayGrid."""
+
+from nums.array.blockarray import BlockArray
+from nums.array.grid import ArrayGrid
+
+__all__ = ["BlockArray", "ArrayGrid"]

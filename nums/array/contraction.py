@@ -1,0 +1,97 @@
+"""The contraction template: matmul (with batch axes) and tensordot as sums of block
+products.
+
+Layout: output block (..., i, j) is computed where the first contributing block of the left
+operand lives, as the sum over the shared axis of block products, in groups of
+``reduction_fanin`` products per task followed by a sum tree. Contracted axes of the right
+operand are re-blocked to the left operand's boundaries when they differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nums.array.grid import ArrayGrid
+from nums.ir.movement import rechunk, reshape
+from nums.ir.nodes import Contract, Node, Transpose
+
+__all__ = ["matmul", "tensordot"]
+
+
+def _source_chunks(node: Node) -> tuple[tuple[int, ...], ...]:
+    return node.grid.chunks
+
+
+def _align(node: Node, axis: int, chunks: tuple[int, ...]) -> Node:
+    if node.grid.chunks[axis] == chunks:
+        return node
+    want = list(node.grid.chunks)
+    want[axis] = chunks
+    if isinstance(node, Transpose) and node.leaf is None:
+        source_want = list(node.source.grid.chunks)
+        source_want[node.perm[axis]] = chunks
+        return Transpose(rechunk(node.source, tuple(source_want)), node.perm)
+    return rechunk(node, tuple(want))
+
+
+def _result_dtype(a: Node, b: Node) -> np.dtype:
+    return np.matmul(np.ones((1, 1), a.dtype), np.ones((1, 1), b.dtype)).dtype
+
+
+def matmul(a: Node, b: Node) -> Node:
+    """``a @ b`` with NumPy's rules for 1-D operands and broadcast batch axes."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: Input operand does not have enough dimensions")
+    a2 = reshape(a, (1,) + a.shape, 0) if a.ndim == 1 else a
+    b2 = reshape(b, b.shape + (1,), 0) if b.ndim == 1 else b
+    n, k = a2.shape[-2:]
+    k2, m = b2.shape[-2:]
+    if k != k2:
+        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
+                         f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {k2} is "
+                         f"different from {k})")
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    nb = len(batch)
+    b2 = _align(b2, b2.ndim - 2, a2.grid.chunks[-1])
+    batch_chunks = []
+    for axis, size in enumerate(batch):
+        found = None
+        for op in (a2, b2):
+            pad = nb - (op.ndim - 2)
+            if axis >= pad and op.shape[axis - pad] == size:
+                found = op.grid.chunks[axis - pad]
+                break
+        batch_chunks.append(found if found is not None else (size,))
+    for op_index, op in enumerate((a2, b2)):
+        pad = nb - (op.ndim - 2)
+        for axis in range(pad, nb):
+            if op.shape[axis - pad] == batch[axis] and batch[axis] != 1 and \
+                    op.grid.chunks[axis - pad] != tuple(batch_chunks[axis]):
+                op = _align(op, axis - pad, tuple(batch_chunks[axis]))
+        if op_index == 0:
+            a2 = op
+        else:
+            b2 = op
+    chunks = tuple(batch_chunks) + (a2.grid.chunks[-2], b2.grid.chunks[-1])
+    out = Contract(ArrayGrid(chunks), _result_dtype(a, b), a2, b2, "matmul")
+    if a.ndim == 1 and b.ndim == 1:
+        return reshape(out, (), 0)
+    if a.ndim == 1:
+        return reshape(out, out.shape[:-2] + out.shape[-1:], 0)
+    if b.ndim == 1:
+        return reshape(out, out.shape[:-1], 0)
+    return out
+
+
+def tensordot(a: Node, b: Node, a_axes: tuple[int, ...], b_axes: tuple[int, ...]) -> Node:
+    """``np.tensordot(a, b, (a_axes, b_axes))`` (axes already normalised and checked)."""
+    for x, y in zip(a_axes, b_axes):
+        if a.shape[x] != b.shape[y]:
+            raise ValueError("shape-mismatch for sum")
+        b = _align(b, y, a.grid.chunks[x])
+    a_free = [ax for ax in range(a.ndim) if ax not in a_axes]
+    b_free = [ax for ax in range(b.ndim) if ax not in b_axes]
+    chunks = tuple(a.grid.chunks[ax] for ax in a_free) + tuple(b.grid.chunks[ax] for ax in b_free)
+    dtype = np.tensordot(np.ones((1,) * a.ndim, a.dtype), np.ones((1,) * b.ndim, b.dtype),
+                         axes=(a_axes, b_axes)).dtype
+    return Contract(ArrayGrid(chunks), dtype, a, b, "tensordot", (tuple(a_axes), tuple(b_axes)))

@@ -1,0 +1,74 @@
+"""Turning user inputs (BlockArrays, NumPy arrays, lists, scalars) into IR nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nums.array.grid import ArrayGrid, default_block_shape
+from nums.ir.nodes import Node
+from nums.runtime.session import current
+
+__all__ = ["check_dtype", "grid_for", "node_from_numpy", "is_blockarray", "to_node",
+           "SUPPORTED_KINDS"]
+
+SUPPORTED_KINDS = "biufc"
+
+
+def check_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
+    """Return ``np.dtype(dtype)``; TypeError naming the dtype if nums cannot hold it."""
+    dt = np.dtype(dtype)
+    if dt.kind not in SUPPORTED_KINDS:
+        raise TypeError(f"nums arrays hold booleans and numbers; {argument} {dt} "
+                        f"({dt.name}) is not supported")
+    return dt
+
+
+def grid_for(shape: Sequence[int], dtype: np.dtype,
+             block_shape: Sequence[int] | None = None) -> ArrayGrid:
+    """The grid of a new array: ``block_shape`` if given, else the session's default."""
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise ValueError("negative dimensions are not allowed")
+    if block_shape is None:
+        session = current()
+        block_shape = default_block_shape(shape, np.dtype(dtype).itemsize,
+                                          session.settings.block_size, len(session.devices))
+    else:
+        if isinstance(block_shape, (int, np.integer)):
+            block_shape = (int(block_shape),)
+        block_shape = tuple(int(b) for b in block_shape)
+        if len(block_shape) != len(shape):
+            raise ValueError(f"block_shape {block_shape} does not have the {len(shape)} "
+                             f"dimensions of shape {shape}")
+        if any(b <= 0 for b, n in zip(block_shape, shape) if n > 0):
+            raise ValueError(f"block_shape entries must be positive, got {block_shape}")
+        block_shape = tuple(max(1, min(b, n)) if n > 0 else 0
+                            for b, n in zip(block_shape, shape))
+    return ArrayGrid.regular(shape, block_shape)
+
+
+def node_from_numpy(array: np.ndarray, grid: ArrayGrid | None = None,
+                    block_shape: Sequence[int] | None = None, copy: bool = True) -> Node:
+    """Put a NumPy array's blocks on their devices."""
+    from nums.ir.lower import leaf_from_blocks
+
+    check_dtype(array.dtype)
+    if grid is None:
+        grid = grid_for(array.shape, array.dtype, block_shape)
+    return leaf_from_blocks(grid, array.dtype, array, copy)
+
+
+def is_blockarray(x: Any) -> bool:
+    """Whether ``x`` is a nums BlockArray."""
+    return hasattr(x, "_node") and hasattr(x, "grid")
+
+
+def to_node(x: Any, grid: ArrayGrid | None = None) -> Node:
+    """A node for ``x``: a BlockArray's own node, or a NumPy array / nested list put on blocks
+    (of ``grid`` if given)."""
+    if is_blockarray(x):
+        return x._node
+    return node_from_numpy(np.asarray(x), grid=grid, copy=True)

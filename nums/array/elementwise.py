@@ -1,0 +1,174 @@
+"""The elementwise template: any ufunc-like operation over broadcast operands.
+
+Builds a :class:`~nums.ir.nodes.Map` node (deferred, fused at lowering). Shapes, dtypes and
+casting are checked here, at the call, with NumPy's own rules: the result dtype is what NumPy
+gives for the same operation on 0-d operands of the same dtypes (Python scalars stay weak,
+NEP 50), and broadcast errors are NumPy's ValueError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nums.array.conversion import SUPPORTED_KINDS, is_blockarray, node_from_numpy
+from nums.array.grid import ArrayGrid, default_block_shape
+from nums.ir.movement import rechunk, reshape
+from nums.ir.nodes import Map, Node, Transpose
+from nums.runtime.session import current
+
+__all__ = ["elementwise", "result_dtype", "transpose_node", "broadcast_node", "cast_node"]
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _dummy(arg: Any) -> Any:
+    if isinstance(arg, Node):
+        return np.ones((), dtype=arg.dtype)
+    return arg
+
+
+def result_dtype(op: Any, args: tuple[Any, ...]) -> np.dtype:
+    """The dtype NumPy gives ``op`` on these operands (raising NumPy's errors)."""
+    dummies = [_dummy(a) for a in args]
+    with np.errstate(all="ignore"):
+        if isinstance(op, np.ufunc):
+            out = op(*dummies)
+        elif isinstance(op, tuple):  # ("nth", ufunc, k)
+            out = op[1](*dummies)[op[2]]
+        elif op == "where":
+            out = np.where(*dummies)
+        elif op == "clip":
+            out = np.clip(*dummies)
+        elif op in ("real", "imag"):
+            out = getattr(np, op)(*dummies)
+        else:
+            raise AssertionError(op)
+    dt = np.asarray(out).dtype
+    if dt.kind not in SUPPORTED_KINDS:
+        raise TypeError(f"nums cannot hold the {dt} result of {getattr(op, '__name__', op)}")
+    return dt
+
+
+def _scalar(x: Any) -> Any | None:
+    """``x`` as an operand scalar (Python scalars stay weak), or None if it is an array."""
+    if isinstance(x, _PY_SCALARS):
+        return x
+    if isinstance(x, np.generic):
+        return x
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return x[()]
+    return None
+
+
+def _pad_chunks(node: Node, ndim: int) -> tuple[tuple[int, ...], ...]:
+    return ((1,),) * (ndim - node.ndim) + node.grid.chunks
+
+
+def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> Node:
+    """Build a Map node applying ``op`` to broadcast ``operands``.
+
+    ``operands`` may be nodes, BlockArrays, NumPy arrays, nested lists or scalars. With
+    ``out_dtype`` the result is cast to it (used for in-place operators).
+    """
+    args: list[Any] = []
+    arrays: list[tuple[int, np.ndarray]] = []
+    for x in operands:
+        if isinstance(x, Node):
+            args.append(x)
+        elif is_blockarray(x):
+            args.append(x._node)
+        else:
+            s = _scalar(x)
+            if s is not None:
+                if isinstance(s, np.generic) and s.dtype.kind not in SUPPORTED_KINDS:
+                    raise TypeError(f"nums does not support operands of dtype {s.dtype}")
+                args.append(s)
+            else:
+                arr = np.asarray(x)
+                if arr.dtype.kind not in SUPPORTED_KINDS:
+                    raise TypeError(f"nums does not support operands of dtype {arr.dtype}")
+                arrays.append((len(args), arr))
+                args.append(arr)
+    shapes = [a.shape for a in args if isinstance(a, (Node, np.ndarray))]
+    shape = np.broadcast_shapes(*shapes) if shapes else ()
+    ndim = len(shape)
+    dtype = result_dtype(op, tuple(np.ones((), a.dtype) if isinstance(a, np.ndarray) else a
+                                   for a in args))
+    # Output block boundaries: per axis, from the first node that is full-size there.
+    chunks: list[tuple[int, ...] | None] = [None] * ndim
+    for a in args:
+        if isinstance(a, Node):
+            for axis, c in enumerate(_pad_chunks(a, ndim)):
+                if chunks[axis] is None and sum(c) == shape[axis] and shape[axis] != 1:
+                    chunks[axis] = c
+    if any(c is None for c in chunks):
+        session = current()
+        default = default_block_shape(shape, dtype.itemsize, session.settings.block_size,
+                                      len(session.devices))
+        default_chunks = ArrayGrid.regular(shape, default).chunks
+        chunks = [c if c is not None else d for c, d in zip(chunks, default_chunks)]
+    out_grid = ArrayGrid(tuple(chunks))
+    max_ops = current().settings.max_fused_ops
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray):
+            pad = ndim - a.ndim
+            own = tuple(out_grid.chunks[pad + k] if n == shape[pad + k] and n != 1 else (n,)
+                        for k, n in enumerate(a.shape))
+            args[i] = node_from_numpy(a, grid=ArrayGrid(own), copy=True)
+        elif isinstance(a, Node):
+            want = tuple(out_grid.chunks[ndim - a.ndim + k] if n == shape[ndim - a.ndim + k]
+                         and n != 1 else a.grid.chunks[k] for k, n in enumerate(a.shape))
+            if want != a.grid.chunks:
+                a = rechunk(a, want)
+            if isinstance(a, Map) and a.leaf is None and a.depth >= max_ops:
+                from nums.ir.lower import materialize
+
+                materialize([a])
+            args[i] = a
+    if out_dtype is not None and np.dtype(out_dtype) != dtype:
+        node = Map(out_grid, dtype, op, tuple(args))
+        return Map(out_grid, np.dtype(out_dtype), "cast", (node,))
+    return Map(out_grid, dtype, op, tuple(args))
+
+
+def cast_node(node: Node, dtype: np.dtype) -> Node:
+    """``node`` converted to ``dtype`` (unsafe casting, like ``astype``)."""
+    return Map(node.grid, np.dtype(dtype), "cast", (node,))
+
+
+def broadcast_node(node: Node, shape: tuple[int, ...]) -> Node:
+    """``node`` broadcast to ``shape`` (materialised copies of the repeated values)."""
+    if node.shape == shape:
+        return node
+    ndim = len(shape)
+    if len(node.shape) > ndim or np.broadcast_shapes(node.shape, shape) != tuple(shape):
+        raise ValueError(f"cannot broadcast an array of shape {node.shape} to shape {shape}")
+    session = current()
+    default = default_block_shape(shape, node.dtype.itemsize, session.settings.block_size,
+                                  len(session.devices))
+    default_chunks = ArrayGrid.regular(shape, default).chunks
+    padded = _pad_chunks(node, ndim)
+    chunks = tuple(p if sum(p) == n else d for p, n, d in zip(padded, shape, default_chunks))
+    return Map(ArrayGrid(chunks), node.dtype, "cast", (node,))
+
+
+def transpose_node(node: Node, perm: tuple[int, ...]) -> Node:
+    """``node`` with axes permuted; pushed through unmaterialised Maps down to their inputs."""
+    if perm == tuple(range(node.ndim)):
+        return node
+    if isinstance(node, Transpose) and node.leaf is None:
+        return transpose_node(node.source, tuple(node.perm[p] for p in perm))
+    if isinstance(node, Map) and node.leaf is None:
+        ndim = node.ndim
+        args = []
+        for a in node.args:
+            if isinstance(a, Node):
+                if a.ndim < ndim:
+                    a = reshape(a, (1,) * (ndim - a.ndim) + a.shape, 0)
+                a = transpose_node(a, perm)
+            args.append(a)
+        grid = ArrayGrid(tuple(node.grid.chunks[p] for p in perm))
+        return Map(grid, node.dtype, node.op, tuple(args))
+    return Transpose(node, perm)

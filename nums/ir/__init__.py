@@ -1,0 +1,1 @@
+"""The IR: array-level nodes, fusion, lowering to per-block tasks, data-movement plans."""

@@ -1,0 +1,310 @@
+"""Lowering: array-level nodes -> per-block kernel calls on the executor.
+
+:func:`materialize` computes nodes and caches their results as Leaf nodes. Each node kind has
+one lowering function; they share the session's executor and placement. Tasks are submitted
+as soon as they are built (the thread and Ray executors run them while later ones are still
+being planned); :func:`fetch` waits for the values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from nums.array.grid import ArrayGrid
+from nums.ir.fusion import build_program
+from nums.ir.nodes import Contract, Create, Leaf, Map, Move, Node, Reduce, Transpose
+from nums.kernels.reduce import ReduceSpec
+from nums.kernels.registry import kernel
+from nums.runtime.session import Session, current
+
+__all__ = ["materialize", "fetch", "leaf_from_blocks"]
+
+
+class _Kernels:
+    """Kernel objects looked up once per process (the registry is built on first use)."""
+
+    def __getattr__(self, name: str) -> Any:
+        k = kernel(name)
+        setattr(self, name, k)
+        return k
+
+
+K = _Kernels()
+
+
+def _block_shapes(grid: ArrayGrid) -> list[tuple[int, ...]]:
+    return list(itertools.product(*grid.chunks))
+
+
+def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
+             grid_shape: tuple[int, ...], what: str = "refs") -> np.ndarray:
+    """``leaf.refs`` (or ``devices``) viewed in output-block coordinates, flattened."""
+    arr = getattr(leaf, what)
+    if perm is not None:
+        arr = arr.transpose(perm)
+    if arr.ndim < ndim:
+        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+    return np.broadcast_to(arr, grid_shape).ravel()
+
+
+class Lowering:
+    """One materialisation job on the current session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.executor = session.executor
+        self.devices = session.devices
+        self.settings = session.settings
+        self.placement = session.placement
+
+    def ensure(self, node: Node) -> Leaf:
+        """The node's result as a Leaf, computing it (and what it needs) if necessary."""
+        leaf = node.leaf
+        if leaf is not None:
+            return leaf
+        lower = _LOWERINGS[type(node)]
+        leaf = lower(self, node)
+        node.leaf = leaf
+        node.release()
+        return leaf
+
+    def new_leaf(self, node: Node, refs: Sequence[Any], devices: Sequence[int] | np.ndarray
+                 ) -> Leaf:
+        grid_shape = node.grid.grid_shape
+        ref_array = np.empty(len(refs), dtype=object)
+        ref_array[:] = refs
+        return Leaf(node.grid, node.dtype, ref_array.reshape(grid_shape),
+                    np.asarray(devices, dtype=np.intp).reshape(grid_shape))
+
+    # -- elementwise -------------------------------------------------------------------
+    def lower_map(self, node: Node) -> Leaf:
+        program, inputs = build_program(node, self.ensure, self.settings.tile_elements)
+        grid_shape = node.grid.grid_shape
+        ndim = node.ndim
+        columns = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
+        out_devices = self.placement.output_devices(grid_shape).ravel()
+        submit, devices, fused = self.executor.submit, self.devices, K.fused_map
+        refs = [submit(fused, (program, shape, *[c[i] for c in columns]), devices[d])
+                for i, (shape, d) in enumerate(zip(_block_shapes(node.grid), out_devices))]
+        return self.new_leaf(node, refs, out_devices)
+
+    # -- reductions --------------------------------------------------------------------
+    def lower_reduce(self, node: Reduce) -> Leaf:
+        source = node.source
+        src_grid = source.grid
+        axes = node.axes
+        spec = ReduceSpec(node.name, axes, node.dtype, node.acc_dtype, node.ddof,
+                          node.keepdims, source.shape)
+        if isinstance(source, (Map, Transpose)) and source.leaf is None:
+            program, inputs = build_program(source, self.ensure, self.settings.tile_elements)
+        else:  # reduce the blocks as they are: no program, no copy
+            program, inputs = None, [(self.ensure(source), None)]
+        src_shape = src_grid.grid_shape
+        columns = [_aligned(leaf, perm, source.ndim, src_shape) for leaf, perm in inputs]
+        in_devices = self.placement.output_devices(src_shape).ravel()
+        reduced_extent = math.prod(src_shape[a] for a in axes)
+        finalize_now = reduced_extent == 1
+        submit, devices = self.executor.submit, self.devices
+        partials: dict[tuple[int, ...], list[tuple[Any, int]]] = {}
+        for i, index in enumerate(itertools.product(*(range(g) for g in src_shape))):
+            shape = src_grid.block_shape_at(index)
+            offset = src_grid.block_offset(index)
+            d = in_devices[i]
+            ref = submit(K.fused_reduce,
+                         (program, spec, offset, shape, finalize_now,
+                          *[c[i] for c in columns]), devices[d])
+            key = tuple(0 if a in axes else j for a, j in enumerate(index))
+            partials.setdefault(key, []).append((ref, d))
+        out_grid_shape = node.grid.grid_shape
+        out_devices = self.placement.output_devices(out_grid_shape)
+        refs, devs = [], []
+        fanin = max(2, self.settings.reduction_fanin)
+        for key, group in partials.items():
+            out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
+                                                      if a not in axes)
+            target = int(out_devices[out_key]) if out_key else int(out_devices.flat[0])
+            if finalize_now:
+                refs.append(group[0][0])
+                devs.append(group[0][1])
+                continue
+            while len(group) > 1:
+                group = [(submit(K.reduce_merge, (spec, *[r for r, _ in chunk]),
+                                 devices[chunk[0][1]]), chunk[0][1])
+                         for chunk in (group[s:s + fanin] for s in range(0, len(group), fanin))]
+            refs.append(submit(K.reduce_finalize, (spec, group[0][0]), devices[target]))
+            devs.append(target)
+        return self.new_leaf(node, refs, devs)
+
+    # -- contractions ------------------------------------------------------------------
+    def _operand(self, node: Node) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+        if isinstance(node, Transpose) and node.leaf is None:
+            leaf = self.ensure(node.source)
+            return leaf.refs.transpose(node.perm), leaf.devices.transpose(node.perm), node.perm
+        leaf = self.ensure(node)
+        return leaf.refs, leaf.devices, None
+
+    def lower_contract(self, node: Contract) -> Leaf:
+        a_refs, a_devs, perm_a = self._operand(node.a)
+        b_refs, b_devs, perm_b = self._operand(node.b)
+        grid_shape = node.grid.grid_shape
+        fanin = max(2, self.settings.reduction_fanin)
+        submit, devices = self.executor.submit, self.devices
+        if node.op == "tensordot":
+            a_axes, b_axes = node.axes
+            a_free = [a for a in range(a_refs.ndim) if a not in a_axes]
+            b_free = [b for b in range(b_refs.ndim) if b not in b_axes]
+            k_ranges = [range(a_refs.shape[a]) for a in a_axes]
+        else:
+            nb = len(grid_shape) - 2
+            k_ranges = [range(a_refs.shape[-1])]
+        refs, devs = [], []
+        for out_index in itertools.product(*(range(g) for g in grid_shape)):
+            pairs = []
+            for ks in itertools.product(*k_ranges):
+                if node.op == "tensordot":
+                    ai = [0] * a_refs.ndim
+                    bi = [0] * b_refs.ndim
+                    for pos, a in enumerate(a_free):
+                        ai[a] = out_index[pos]
+                    for pos, b in enumerate(b_free):
+                        bi[b] = out_index[len(a_free) + pos]
+                    for k, a, b in zip(ks, a_axes, b_axes):
+                        ai[a] = k
+                        bi[b] = k
+                else:
+                    batch = out_index[:nb]
+                    ai = [j if g > 1 else 0 for j, g in
+                          zip(batch[nb - (a_refs.ndim - 2):], a_refs.shape[:-2])]
+                    bi = [j if g > 1 else 0 for j, g in
+                          zip(batch[nb - (b_refs.ndim - 2):], b_refs.shape[:-2])]
+                    ai += [out_index[-2], ks[0]]
+                    bi += [ks[0], out_index[-1]]
+                pairs.append((tuple(ai), tuple(bi)))
+            groups = []
+            for s in range(0, len(pairs), fanin):
+                chunk = pairs[s:s + fanin]
+                args = []
+                for ai, bi in chunk:
+                    args += [a_refs[ai], b_refs[bi]]
+                d = int(a_devs[chunk[0][0]])
+                groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
+                                                       node.dtype, *args), devices[d]), d))
+            while len(groups) > 1:
+                groups = [(submit(K.add_blocks, tuple(r for r, _ in chunk),
+                                  devices[chunk[0][1]]), chunk[0][1])
+                          for chunk in (groups[s:s + fanin]
+                                        for s in range(0, len(groups), fanin))]
+            refs.append(groups[0][0])
+            devs.append(groups[0][1])
+        return self.new_leaf(node, refs, devs)
+
+    # -- data movement -----------------------------------------------------------------
+    def lower_move(self, node: Move) -> Leaf:
+        leaves = [self.ensure(s) for s in node.sources]
+        out_devices = self.placement.output_devices(node.grid.grid_shape)
+        submit, devices = self.executor.submit, self.devices
+        refs, devs = [], []
+        for out_index, recipe in node.plan(leaves):
+            kind = recipe[0]
+            if kind == "ref":
+                _, k, index = recipe
+                refs.append(leaves[k].refs[index])
+                devs.append(int(leaves[k].devices[index]))
+                continue
+            d = int(out_devices[out_index])
+            if kind == "slice":
+                _, k, index, sel = recipe
+                ref = submit(K.take_slice, (sel, leaves[k].refs[index]), devices[d])
+            elif kind == "reshape":
+                _, k, index, shape = recipe
+                ref = submit(K.reshape_block, (shape, leaves[k].refs[index]), devices[d])
+            elif kind in ("assemble", "flat"):
+                _, shape, pieces = recipe
+                args: list[Any] = []
+                seen: dict[tuple[int, tuple[int, ...]], int] = {}
+                encoded = []
+                for k, index, *rest in pieces:
+                    pos = seen.get((k, index))
+                    if pos is None:
+                        pos = seen[(k, index)] = len(args)
+                        args.append(leaves[k].refs[index])
+                    encoded.append((pos, *rest))
+                name = K.assemble if kind == "assemble" else K.flat_assemble
+                ref = submit(name, (shape, node.dtype, tuple(encoded), *args), devices[d])
+            elif kind == "update":
+                _, k, index, target, value = recipe
+                if value[0] == "const":
+                    val, source = value[1], None
+                else:
+                    _, vk, vindex, source = value
+                    val = leaves[vk].refs[vindex]
+                ref = submit(K.update_region, (target, source, leaves[k].refs[index], val),
+                             devices[d])
+            else:  # pragma: no cover - planners only emit the kinds above
+                raise AssertionError(f"unknown recipe {kind!r}")
+            refs.append(ref)
+            devs.append(d)
+        return self.new_leaf(node, refs, devs)
+
+    # -- creation ----------------------------------------------------------------------
+    def lower_create(self, node: Create) -> Leaf:
+        grid = node.grid
+        out_devices = self.placement.output_devices(grid.grid_shape).ravel()
+        k = kernel(node.kernel_name)
+        submit, devices, block_args = self.executor.submit, self.devices, node.block_args
+        refs = [submit(k, block_args(index, grid.block_offset(index), grid.block_shape_at(index)),
+                       devices[d])
+                for index, d in zip(grid.indices(), out_devices)]
+        return self.new_leaf(node, refs, out_devices)
+
+
+_LOWERINGS = {
+    Map: Lowering.lower_map,
+    Transpose: Lowering.lower_map,
+    Reduce: Lowering.lower_reduce,
+    Contract: Lowering.lower_contract,
+    Move: Lowering.lower_move,
+    Create: Lowering.lower_create,
+}
+
+
+def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[Leaf]:
+    """Compute ``nodes`` (submitting their tasks) and return their Leaf results."""
+    lowering = Lowering(session or current())
+    return [lowering.ensure(n) for n in nodes]
+
+
+def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:
+    """Wait for a Leaf's blocks and assemble them into one NumPy array."""
+    session = session or current()
+    refs = leaf.refs
+    values = session.executor.get(list(refs.ravel()))
+    if refs.size == 1:
+        value = np.asarray(values[0])
+        if value.dtype != leaf.dtype:
+            value = value.astype(leaf.dtype)
+        return value.reshape(leaf.shape)
+    out = np.empty(leaf.shape, dtype=leaf.dtype)
+    for index, value in zip(leaf.grid.indices(), values):
+        out[leaf.grid.block_slices(index)] = value
+    return out
+
+
+def leaf_from_blocks(grid: ArrayGrid, dtype: np.dtype, array: np.ndarray, copy: bool,
+                     session: Session | None = None) -> Leaf:
+    """Put the blocks of a NumPy ``array`` on their devices (block-cyclic)."""
+    session = session or current()
+    devices = session.placement.output_devices(grid.grid_shape)
+    put = session.executor.put
+    refs = np.empty(grid.grid_shape, dtype=object)
+    for index in grid.indices():
+        block = array[grid.block_slices(index)]
+        if copy or not block.flags.c_contiguous:
+            block = np.array(block, dtype=dtype, order="C", copy=True)
+        refs[index] = put(block, session.devices[devices[index]])
+    return Leaf(grid, dtype, refs, devices.copy())

@@ -1,0 +1,5 @@
+"""Placement: which device runs each block operation."""
+
+from nums.optimizer.cyclic import CyclicPlacement
+
+__all__ = ["CyclicPlacement"]
