@@ -134,14 +134,46 @@ def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[np.nd
     return views
 
 
-def _liveness(instrs: tuple[Instr, ...]) -> list[int]:
-    """Index of the last instruction reading each instruction's result."""
-    last = list(range(len(instrs)))
+def _slots(instrs: tuple[Instr, ...]) -> list[int]:
+    """Scratch buffer slot of every instruction: a slot is reused once its value is dead."""
+    last_use = list(range(len(instrs)))
     for j, ins in enumerate(instrs):
         for kind, value in ins.args:
             if kind == TEMP:
-                last[value] = j
-    return last
+                last_use[value] = j
+    free: dict[str, list[int]] = {}
+    slots = [0] * len(instrs)
+    next_slot = 0
+    for j, ins in enumerate(instrs):
+        pool = free.get(ins.dtype.str)
+        if pool:
+            slots[j] = pool.pop()
+        else:
+            slots[j], next_slot = next_slot, next_slot + 1
+        for kind, v in ins.args:
+            if kind == TEMP and last_use[v] == j:
+                free.setdefault(instrs[v].dtype.str, []).append(slots[v])
+    return slots
+
+
+def _evaluate(instrs: tuple[Instr, ...], slots: list[int], inputs: list[Any],
+              tile_shape: tuple[int, ...], flat: bool, out: np.ndarray | None) -> Any:
+    """Run every instruction on one tile; the last writes into ``out`` when given."""
+    temps: list[Any] = []
+    last = len(instrs) - 1
+    for j, ins in enumerate(instrs):
+        args = [inputs[v] if kind == INPUT else (v if kind == CONST else temps[v])
+                for kind, v in ins.args]
+        if j == last and out is not None:
+            target = out
+        else:
+            if flat:
+                shape = tile_shape if all(ins.full) else (1,)
+            else:
+                shape = tuple(n if f else 1 for n, f in zip(tile_shape, ins.full))
+            target = _BUFFERS.get(slots[j], ins.dtype, shape)
+        temps.append(apply_op(ins.op, args, target))
+    return temps[-1]
 
 
 def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int, ...],
@@ -159,69 +191,39 @@ def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int
     instrs = program.instrs
     ndim = program.ndim
     total = math.prod(out_shape)
-    last_use = _liveness(instrs)
+    slots = _slots(instrs)
     if ndim == 0 or total <= program.tile_elements:
-        spans = [(0, out_shape[0] if ndim else 0)]
-        flat = False
-    elif allow_flat and all(v.flags.c_contiguous and (v.shape == out_shape or v.size == 1)
-                            for v in views) \
+        result = _evaluate(instrs, slots, views, out_shape, False, out)
+        if out is None and result.shape != out_shape:
+            result = np.broadcast_to(result, out_shape)
+        yield (slice(None),) * ndim, result
+        return
+    if allow_flat and all(v.flags.c_contiguous and (v.shape == out_shape or v.size == 1)
+                          for v in views) \
             and all(all(i.full) or not any(i.full) for i in instrs):
-        flat = True
         step = program.tile_elements
-        spans = [(s, min(s + step, total)) for s in range(0, total, step)]
         views = [v.reshape(-1) if v.size > 1 else v.reshape((1,)) for v in views]
-    else:
-        flat = False
-        row = max(1, math.prod(out_shape[1:]))
-        step = max(1, program.tile_elements // row)
-        spans = [(s, min(s + step, out_shape[0])) for s in range(0, out_shape[0], step)]
-    out_flat = out.reshape(-1) if (flat and out is not None) else out
-    n_instr = len(instrs)
-    for start, stop in spans:
-        if ndim == 0:
-            index: tuple[slice, ...] = ()
-            tile_shape: tuple[int, ...] = ()
-        elif flat:
-            index = (slice(start, stop),)
-            tile_shape = (stop - start,)
-        else:
-            index = (slice(start, stop),)
-            tile_shape = (stop - start,) + tuple(out_shape[1:])
-        if flat:
+        out_flat = out.reshape(-1) if out is not None else None
+        for start in range(0, total, step):
+            stop = min(start + step, total)
             inputs = [v[start:stop] if v.size > 1 else v for v in views]
-        elif ndim == 0 or len(spans) == 1:
-            inputs = views
-        else:
-            inputs = [v[start:stop] if v.shape[0] != 1 else v for v in views]
-        temps: list[Any] = [None] * n_instr
-        free_slots: dict[str, list[int]] = {}
-        slot_of: list[int] = [0] * n_instr
-        next_slot = 0
-        for j, ins in enumerate(instrs):
-            args = [inputs[v] if kind == INPUT else (v if kind == CONST else temps[v])
-                    for kind, v in ins.args]
-            if flat:
-                shape = tile_shape if all(ins.full) else (1,)
-            else:
-                shape = tuple(n if f else 1 for n, f in zip(tile_shape, ins.full))
-            if j == n_instr - 1 and out is not None:
-                target = out_flat[index] if flat else out[index]
-            else:
-                slots = free_slots.get(ins.dtype.str)
-                if slots:
-                    slot = slots.pop()
-                else:
-                    slot, next_slot = next_slot, next_slot + 1
-                slot_of[j] = slot
-                target = _BUFFERS.get(slot, ins.dtype, shape)
-            temps[j] = apply_op(ins.op, args, target)
-            for kind, v in ins.args:
-                if kind == TEMP and last_use[v] == j and v != j:
-                    free_slots.setdefault(instrs[v].dtype.str, []).append(slot_of[v])
-        result = temps[-1]
+            target = out_flat[start:stop] if out_flat is not None else None
+            result = _evaluate(instrs, slots, inputs, (stop - start,), True, target)
+            if out is None and result.shape != (stop - start,):
+                result = np.broadcast_to(result, (stop - start,))
+            yield (slice(start, stop),), result
+        return
+    row = max(1, math.prod(out_shape[1:]))
+    step = max(1, program.tile_elements // row)
+    for start in range(0, out_shape[0], step):
+        stop = min(start + step, out_shape[0])
+        tile_shape = (stop - start,) + tuple(out_shape[1:])
+        inputs = [v[start:stop] if v.shape[0] != 1 else v for v in views]
+        target = out[start:stop] if out is not None else None
+        result = _evaluate(instrs, slots, inputs, tile_shape, False, target)
         if out is None and result.shape != tile_shape:
             result = np.broadcast_to(result, tile_shape)
-        yield index, result
+        yield (slice(start, stop),), result
 
 
 def fused_map(program: Program, out_shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:

@@ -34,17 +34,41 @@ class RandomSpec(NamedTuple):
     array_shape: tuple[int, ...]
 
 
-def _draw(spec: RandomSpec, key: np.ndarray, chunk_index: int, n: int) -> np.ndarray:
+def _generator(key: np.ndarray, chunk_index: int) -> np.random.Generator:
     counter = np.array([0, 0, 0, chunk_index], dtype=np.uint64)
-    rng = np.random.Generator(np.random.Philox(key=key, counter=counter))
+    return np.random.Generator(np.random.Philox(key=key, counter=counter))
+
+
+def _draw(spec: RandomSpec, key: np.ndarray, chunk_index: int, n: int,
+          out: np.ndarray | None = None) -> np.ndarray:
+    rng = _generator(key, chunk_index)
     if spec.method == "random":
-        return rng.random(n, dtype=spec.dtype)
+        return rng.random(n, dtype=spec.dtype, out=out)
     if spec.method == "standard_normal":
-        return rng.standard_normal(n, dtype=spec.dtype)
+        return rng.standard_normal(n, dtype=spec.dtype, out=out)
     if spec.method == "integers":
         low, high, endpoint = spec.args
-        return rng.integers(low, high, size=n, dtype=spec.dtype, endpoint=endpoint)
+        values = rng.integers(low, high, size=n, dtype=spec.dtype, endpoint=endpoint)
+        if out is not None:
+            out[...] = values
+            return out
+        return values
     raise ValueError(f"unknown random method {spec.method!r}")
+
+
+def _draw_range(spec: RandomSpec, key: np.ndarray, chunk: int, size: int, first: int,
+                stop: int) -> np.ndarray:
+    """Elements ``first:stop`` of the flattened array, drawing whole chunks into place."""
+    out = np.empty(stop - first, dtype=spec.dtype)
+    for c in range(first // chunk, (stop - 1) // chunk + 1):
+        c_start, c_stop = c * chunk, min((c + 1) * chunk, size)
+        lo, hi = max(c_start, first), min(c_stop, stop)
+        if lo == c_start and hi == c_stop:
+            _draw(spec, key, c, c_stop - c_start, out=out[lo - first:hi - first])
+        else:
+            values = _draw(spec, key, c, c_stop - c_start)
+            out[lo - first:hi - first] = values[lo - c_start:hi - c_start]
+    return out
 
 
 def random_block(spec: RandomSpec, offset: tuple[int, ...],
@@ -59,18 +83,14 @@ def random_block(spec: RandomSpec, offset: tuple[int, ...],
     strides = [math.prod(shape[a + 1:]) for a in range(len(shape))]
     first = sum(o * s for o, s in zip(offset, strides))
     last = sum((o + n - 1) * s for o, n, s in zip(offset, block_shape, strides))
-    c0, c1 = first // chunk, last // chunk
     key = np.random.SeedSequence(spec.entropy, spawn_key=(spec.stream,)).generate_state(
         2, np.uint64)
-    values = np.concatenate([_draw(spec, key, c, min(chunk, size - c * chunk))
-                             for c in range(c0, c1 + 1)]) if c1 > c0 else \
-        _draw(spec, key, c0, min(chunk, size - c0 * chunk))
-    base = c0 * chunk
+    values = _draw_range(spec, key, chunk, size, first, last + 1)
     if last - first + 1 == count:  # the block is one contiguous run of the array
-        return values[first - base:last - base + 1].reshape(block_shape)
+        return values.reshape(block_shape)
     index = np.zeros(block_shape, dtype=np.int64)
     for axis, (n, s) in enumerate(zip(block_shape, strides)):
         view = [1] * len(block_shape)
         view[axis] = n
         index += (np.arange(n, dtype=np.int64) * s).reshape(view)
-    return values[index + (first - base)]
+    return values[index]

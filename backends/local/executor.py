@@ -4,7 +4,11 @@ Both expose one CPU device per worker, so block-cyclic layouts and placement are
 exactly as on a cluster, while every worker thread may run any task (all share one memory).
 
 The thread pool starts a task as soon as the refs it reads are done (no worker ever blocks
-waiting for another task, so a bounded pool cannot deadlock); a failed task fails every task
+waiting for another task, so a bounded pool cannot deadlock). Submitted tasks are *staged*
+without taking any lock and handed to the pool in one batch by :meth:`ThreadExecutor.flush`
+(called by the lowering after each node, and by :meth:`get`): submitting one task costs a
+couple of microseconds, and the driver does not fight the workers for the GIL and the lock
+while it plans; a failed task fails every task
 that depends on it with the same exception object, and :meth:`ThreadExecutor.get` re-raises it
 with its type and message. NumPy releases the GIL inside its loops, so kernels run in parallel.
 While tasks run, BLAS is limited to ``cores // workers`` threads (threadpoolctl) so that
@@ -43,6 +47,9 @@ class SerialExecutor:
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1) -> Any:
         return kernel.impls[device.kind](*args)
+
+    def flush(self) -> None:
+        return None
 
     def get(self, refs: Sequence[Any]) -> list[Any]:
         return list(refs)
@@ -115,6 +122,7 @@ class ThreadExecutor:
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
         self._active = 0
+        self._staged: list[_Task] = []
         cores = os.cpu_count() or 1
         self._blas = _BlasLimiter(blas_threads or max(1, cores // workers))
         self._threads = [threading.Thread(target=self._work, name=f"nums-worker-{i}",
@@ -130,24 +138,35 @@ class ThreadExecutor:
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1) -> Any:
-        outs = [ThreadRef() for _ in range(num_returns)]
-        task = _Task(kernel.impls[device.kind], args, outs)
-        failed: BaseException | None = None
+        outs = [ThreadRef() for _ in range(num_returns)] if num_returns > 1 else [ThreadRef()]
+        self._staged.append(_Task(kernel.impls[device.kind], args, outs))
+        return outs[0] if num_returns == 1 else tuple(outs)
+
+    def flush(self) -> None:
+        """Hand every staged task to the pool (those whose inputs are ready start now)."""
+        if not self._staged:
+            return
+        staged, self._staged = self._staged, []
+        ThreadRef_ = ThreadRef
         with self._lock:
             if self._active == 0:
                 self._blas.enter()
-            self._active += 1
-            for a in args:
-                if type(a) is ThreadRef and not a.done:
-                    a.dependents.append(task)
-                    task.pending += 1
-                elif type(a) is ThreadRef and a.error is not None:
-                    failed = a.error
-            if failed is not None and task.pending == 0:
-                self._complete_locked(task, None, failed)
-            elif task.pending == 0:
-                self._queue.put(task)
-        return outs[0] if num_returns == 1 else tuple(outs)
+            self._active += len(staged)
+            put = self._queue.put
+            for task in staged:
+                failed: BaseException | None = None
+                for a in task.args:
+                    if type(a) is ThreadRef_:
+                        if not a.done:
+                            a.dependents.append(task)
+                            task.pending += 1
+                        elif a.error is not None:
+                            failed = a.error
+                if task.pending == 0:
+                    if failed is not None:
+                        self._complete_locked(task, None, failed)
+                    else:
+                        put(task)
 
     def _complete_locked(self, task: _Task, result: Any, error: BaseException | None) -> None:
         outs = task.outs
@@ -193,6 +212,7 @@ class ThreadExecutor:
                 self._complete_locked(task, result, error)
 
     def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
+        self.flush()
         out = []
         with self._lock:
             for ref in refs:
@@ -211,6 +231,7 @@ class ThreadExecutor:
         return None
 
     def shutdown(self) -> None:
+        self._staged = []
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:

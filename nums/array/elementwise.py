@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.conversion import SUPPORTED_KINDS, is_blockarray, node_from_numpy
+from nums.array.conversion import SUPPORTED_KINDS, node_from_numpy
 from nums.array.grid import ArrayGrid, default_block_shape
 from nums.ir.movement import rechunk, reshape
 from nums.ir.nodes import Map, Node, Transpose
@@ -29,8 +29,26 @@ def _dummy(arg: Any) -> Any:
     return arg
 
 
+_DTYPE_CACHE: dict[tuple[Any, ...], np.dtype] = {}
+_UNCACHEABLE = object()
+
+
+def _dtype_key(arg: Any) -> Any:
+    if isinstance(arg, Node):
+        return arg.dtype
+    if type(arg) is int and not 0 <= arg < 128:
+        return _UNCACHEABLE  # the value decides (NumPy raises OverflowError for out-of-range ints)
+    if isinstance(arg, np.generic):
+        return arg.dtype
+    return type(arg)
+
+
 def result_dtype(op: Any, args: tuple[Any, ...]) -> np.dtype:
     """The dtype NumPy gives ``op`` on these operands (raising NumPy's errors)."""
+    key = (op, *map(_dtype_key, args))
+    found = _DTYPE_CACHE.get(key)
+    if found is not None:
+        return found
     dummies = [_dummy(a) for a in args]
     with np.errstate(all="ignore"):
         if isinstance(op, np.ufunc):
@@ -48,6 +66,8 @@ def result_dtype(op: Any, args: tuple[Any, ...]) -> np.dtype:
     dt = np.asarray(out).dtype
     if dt.kind not in SUPPORTED_KINDS:
         raise TypeError(f"nums cannot hold the {dt} result of {getattr(op, '__name__', op)}")
+    if not any(k is _UNCACHEABLE for k in key):
+        _DTYPE_CACHE[key] = dt
     return dt
 
 
@@ -73,24 +93,49 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
     ``out_dtype`` the result is cast to it (used for in-place operators).
     """
     args: list[Any] = []
-    arrays: list[tuple[int, np.ndarray]] = []
+    arrays = False
     for x in operands:
         if isinstance(x, Node):
             args.append(x)
-        elif is_blockarray(x):
-            args.append(x._node)
+            continue
+        node = getattr(x, "_node", None)
+        if node is not None:
+            args.append(node)
+            continue
+        s = _scalar(x)
+        if s is not None:
+            if isinstance(s, np.generic) and s.dtype.kind not in SUPPORTED_KINDS:
+                raise TypeError(f"nums does not support operands of dtype {s.dtype}")
+            args.append(s)
         else:
-            s = _scalar(x)
-            if s is not None:
-                if isinstance(s, np.generic) and s.dtype.kind not in SUPPORTED_KINDS:
-                    raise TypeError(f"nums does not support operands of dtype {s.dtype}")
-                args.append(s)
-            else:
-                arr = np.asarray(x)
-                if arr.dtype.kind not in SUPPORTED_KINDS:
-                    raise TypeError(f"nums does not support operands of dtype {arr.dtype}")
-                arrays.append((len(args), arr))
-                args.append(arr)
+            arr = np.asarray(x)
+            if arr.dtype.kind not in SUPPORTED_KINDS:
+                raise TypeError(f"nums does not support operands of dtype {arr.dtype}")
+            arrays = True
+            args.append(arr)
+    nodes = [a for a in args if isinstance(a, Node)]
+    first = nodes[0] if nodes else None
+    if not arrays and first is not None and all(
+            n.grid is first.grid or n.grid.chunks == first.grid.chunks for n in nodes):
+        # Fast path: every array operand has the same shape and blocks.
+        dtype = result_dtype(op, tuple(args))
+        out_grid = first.grid
+        max_ops = current().settings.max_fused_ops
+        for a in nodes:
+            if isinstance(a, Map) and a.leaf is None and a.depth >= max_ops:
+                from nums.ir.lower import materialize
+
+                materialize([a])
+    else:
+        dtype, out_grid, args = _align_operands(op, args)
+    if out_dtype is not None and np.dtype(out_dtype) != dtype:
+        node = Map(out_grid, dtype, op, tuple(args))
+        return Map(out_grid, np.dtype(out_dtype), "cast", (node,))
+    return Map(out_grid, dtype, op, tuple(args))
+
+
+def _align_operands(op: Any, args: list[Any]) -> tuple[np.dtype, ArrayGrid, list[Any]]:
+    """Broadcast shapes, choose the output blocks, and put every operand on them."""
     shapes = [a.shape for a in args if isinstance(a, (Node, np.ndarray))]
     shape = np.broadcast_shapes(*shapes) if shapes else ()
     ndim = len(shape)
@@ -127,10 +172,7 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
 
                 materialize([a])
             args[i] = a
-    if out_dtype is not None and np.dtype(out_dtype) != dtype:
-        node = Map(out_grid, dtype, op, tuple(args))
-        return Map(out_grid, np.dtype(out_dtype), "cast", (node,))
-    return Map(out_grid, dtype, op, tuple(args))
+    return dtype, out_grid, args
 
 
 def cast_node(node: Node, dtype: np.dtype) -> Node:

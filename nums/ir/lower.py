@@ -45,11 +45,17 @@ def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
              grid_shape: tuple[int, ...], what: str = "refs") -> np.ndarray:
     """``leaf.refs`` (or ``devices``) viewed in output-block coordinates, flattened."""
     arr = getattr(leaf, what)
+    if perm is None and arr.shape == grid_shape:
+        return arr.reshape(-1)
     if perm is not None:
         arr = arr.transpose(perm)
     if arr.ndim < ndim:
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     return np.broadcast_to(arr, grid_shape).ravel()
+
+
+def _no_flush() -> None:
+    return None
 
 
 class Lowering:
@@ -61,6 +67,7 @@ class Lowering:
         self.devices = session.devices
         self.settings = session.settings
         self.placement = session.placement
+        self.flush = getattr(self.executor, "flush", _no_flush)
 
     def ensure(self, node: Node) -> Leaf:
         """The node's result as a Leaf, computing it (and what it needs) if necessary."""
@@ -69,6 +76,7 @@ class Lowering:
             return leaf
         lower = _LOWERINGS[type(node)]
         leaf = lower(self, node)
+        self.flush()
         node.leaf = leaf
         node.release()
         return leaf
@@ -76,9 +84,8 @@ class Lowering:
     def new_leaf(self, node: Node, refs: Sequence[Any], devices: Sequence[int] | np.ndarray
                  ) -> Leaf:
         grid_shape = node.grid.grid_shape
-        ref_array = np.empty(len(refs), dtype=object)
-        ref_array[:] = refs
-        return Leaf(node.grid, node.dtype, ref_array.reshape(grid_shape),
+        ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
+        return Leaf(node.grid, node.dtype, ref_array,
                     np.asarray(devices, dtype=np.intp).reshape(grid_shape))
 
     # -- elementwise -------------------------------------------------------------------
@@ -89,8 +96,14 @@ class Lowering:
         columns = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
         out_devices = self.placement.output_devices(grid_shape).ravel()
         submit, devices, fused = self.executor.submit, self.devices, K.fused_map
-        refs = [submit(fused, (program, shape, *[c[i] for c in columns]), devices[d])
-                for i, (shape, d) in enumerate(zip(_block_shapes(node.grid), out_devices))]
+        shapes = _block_shapes(node.grid)
+        if len(columns) == 1:
+            (column,) = columns
+            refs = [submit(fused, (program, shape, ref), devices[d])
+                    for shape, d, ref in zip(shapes, out_devices, column)]
+        else:
+            refs = [submit(fused, (program, shape, *row), devices[d])
+                    for shape, d, row in zip(shapes, out_devices, zip(*columns))]
         return self.new_leaf(node, refs, out_devices)
 
     # -- reductions --------------------------------------------------------------------

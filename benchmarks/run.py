@@ -1,0 +1,206 @@
+"""Time the same workloads on NumPy, Dask (threads) and nums in one run; print ratios.
+
+Usage::
+
+    python benchmarks/run.py --size small      # a minute or so
+    python benchmarks/run.py --size medium     # the sizes the issues' targets refer to
+
+Every workload starts from data already in each system (a NumPy array, a Dask array with
+the same chunks as nums' blocks, a persisted nums array) and times only the computation of
+the final NumPy value. Timings are medians of ``--repeat`` runs; ratios above 1 mean nums is
+faster. The memory workload runs in fresh subprocesses and reports peak RSS over the inputs'
+size. Never assert timings in tests: this script is where speed is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SIZES = {
+    "small": dict(ew=(2048, 1024), red=(2048, 1024), mm=1024, tall=(250_000, 32)),
+    "medium": dict(ew=(4096, 4096), red=(8192, 2048), mm=3000, tall=(2_000_000, 32)),
+}
+
+
+def median_time(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm up (thread pools, BLAS, caches)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def workloads(size: str):
+    """(name, inputs builder, numpy fn, dask fn, nums fn) for every workload."""
+    s = SIZES[size]
+
+    def elementwise_inputs():
+        rng = np.random.default_rng(0)
+        return rng.standard_normal(s["ew"]), rng.standard_normal(s["ew"])
+
+    def reduction_inputs():
+        return (np.random.default_rng(1).standard_normal(s["red"]),)
+
+    def matmul_inputs():
+        rng = np.random.default_rng(2)
+        return rng.standard_normal((s["mm"],) * 2), rng.standard_normal((s["mm"],) * 2)
+
+    def tall_inputs():
+        return (np.random.default_rng(3).standard_normal(s["tall"]),)
+
+    return [
+        ("elementwise x*y+sin(x), sum", elementwise_inputs,
+         lambda np_, x, y: (x * y + np_.sin(x)).sum()),
+        ("sum(axis=0)", reduction_inputs, lambda np_, x: x.sum(axis=0)),
+        ("mean(axis=1)", reduction_inputs, lambda np_, x: x.mean(axis=1)),
+        ("square matmul", matmul_inputs, lambda np_, a, b: a @ b),
+        ("X.T @ X tall-skinny", tall_inputs, lambda np_, x: x.T @ x),
+    ]
+
+
+def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
+    import dask
+    import dask.array as da
+
+    import nums
+    import nums.numpy as nps
+
+    nums.init(backend="local", workers=workers)
+    rows = []
+    for name, make_inputs, fn in workloads(size):
+        inputs = make_inputs()
+        blocked = [nps.array(a).persist() for a in inputs]
+        dask_inputs = [da.from_array(a, chunks=b.block_shape) for a, b in zip(inputs, blocked)]
+        t_numpy = median_time(lambda: np.asarray(fn(np, *inputs)), repeat)
+        with dask.config.set(scheduler="threads", num_workers=workers):
+            t_dask = median_time(lambda: np.asarray(fn(da, *dask_inputs).compute()), repeat)
+        t_nums = median_time(lambda: fn(nps, *blocked).get(), repeat)
+        rows.append(dict(workload=name, numpy=t_numpy, dask=t_dask, nums=t_nums,
+                         blocks=blocked[0].grid_shape))
+        del inputs, blocked, dask_inputs
+    nums.shutdown()
+    return rows
+
+
+def run_overheads(repeat: int) -> list[dict[str, Any]]:
+    import dask
+    import dask.array as da
+
+    import nums
+    import nums.numpy as nps
+
+    rows = []
+    nums.init(backend="local", workers=1)
+    a = np.random.default_rng(4).standard_normal(1000)
+    x = nps.array(a).persist()
+    dx = da.from_array(a, chunks=1000)
+    n = 2000
+    t_nums = median_time(lambda: [(x + 1).get() for _ in range(n)], repeat) / n
+    t_numpy = median_time(lambda: [a + 1 for _ in range(n)], repeat) / n
+    with dask.config.set(scheduler="sync"):
+        t_dask = median_time(lambda: [(dx + 1).compute() for _ in range(200)], repeat) / 200
+    rows.append(dict(workload="one op, 1,000 elements (serial)", numpy=t_numpy, dask=t_dask,
+                     nums=t_nums, blocks=(1,)))
+    nums.shutdown()
+
+    nums.init(backend="local", workers=2)
+    big = nps.zeros((10_000 * 8,), block_shape=(8,)).persist()
+    nps.add(big, 1).get()
+
+    def plan_and_submit():
+        from nums.ir.lower import materialize
+
+        materialize([(big + 1)._node])
+
+    t_plan = median_time(plan_and_submit, repeat)
+    rows.append(dict(workload="plan+submit 10,000-block elementwise", numpy=float("nan"),
+                     dask=float("nan"), nums=t_plan, blocks=(10_000,)))
+    nums.shutdown()
+    return rows
+
+
+_MEMORY_CHILD = """
+import resource, sys, json
+import numpy as np
+shape = tuple(json.loads(sys.argv[2]))
+system = sys.argv[1]
+rng = np.random.default_rng(0)
+x = rng.standard_normal(shape); y = rng.standard_normal(shape)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if system == "numpy":
+    r = float((x * y + np.sin(x)).sum())
+elif system == "dask":
+    import dask, dask.array as da
+    dx = da.from_array(x, chunks=(shape[0] // 8, shape[1])); dy = da.from_array(y, chunks=dx.chunks)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        r = float((dx * dy + da.sin(dx)).sum().compute())
+else:
+    import nums, nums.numpy as nps
+    nums.init(backend="local", workers=2)
+    nx = nps.asarray(x); ny = nps.asarray(y)
+    r = float((nx * ny + nps.sin(nx)).sum())
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(extra_kib=peak - base, inputs_kib=(x.nbytes + y.nbytes) // 1024)))
+"""
+
+
+def run_memory(size: str) -> list[dict[str, Any]]:
+    shape = SIZES[size]["ew"]
+    out = {}
+    for system in ("numpy", "dask", "nums"):
+        proc = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, system, json.dumps(shape)],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr)
+        out[system] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [dict(workload="peak RSS above inputs / inputs, (x*y+sin(x)).sum()",
+                 **{k: v["extra_kib"] / v["inputs_kib"] for k, v in out.items()})]
+
+
+def print_table(rows: list[dict[str, Any]], unit: str = "s") -> None:
+    print(f"{'workload':<44} {'numpy':>10} {'dask':>10} {'nums':>10} "
+          f"{'numpy/nums':>11} {'dask/nums':>10}  blocks")
+    for r in rows:
+        def fmt(v):
+            if v != v:  # nan
+                return "-"
+            return f"{v * 1e6:.1f}us" if unit == "s" and v < 1e-3 else \
+                (f"{v:.3f}s" if unit == "s" else f"{v:.2f}")
+        ratio_np = r["numpy"] / r["nums"] if r["numpy"] == r["numpy"] else float("nan")
+        ratio_dk = r["dask"] / r["nums"] if r["dask"] == r["dask"] else float("nan")
+        print(f"{r['workload']:<44} {fmt(r['numpy']):>10} {fmt(r['dask']):>10} "
+              f"{fmt(r['nums']):>10} {ratio_np:>11.2f} {ratio_dk:>10.2f}  "
+              f"{r.get('blocks', '')}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"nums benchmarks, size={args.size}, workers={args.workers}, "
+          f"cores={os.cpu_count()}, numpy {np.__version__}")
+    print_table(run_throughput(args.size, args.repeat, args.workers))
+    print()
+    print_table(run_overheads(args.repeat))
+    if not args.skip_memory:
+        print()
+        print_table(run_memory(args.size), unit="x")
+
+
+if __name__ == "__main__":
+    main()
