@@ -71,27 +71,29 @@ def workloads(size: str):
 
 
 def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
-    import dask
-    import dask.array as da
-
     import nums
-    import nums.numpy as nps
 
     nums.init(backend="local", workers=workers)
     rows = []
     for name, make_inputs, fn in workloads(size):
-        inputs = make_inputs()
-        blocked = [nps.array(a).persist() for a in inputs]
-        dask_inputs = [da.from_array(a, chunks=b.block_shape) for a, b in zip(inputs, blocked)]
-        t_numpy = median_time(lambda: np.asarray(fn(np, *inputs)), repeat)
-        with dask.config.set(scheduler="threads", num_workers=workers):
-            t_dask = median_time(lambda: np.asarray(fn(da, *dask_inputs).compute()), repeat)
-        t_nums = median_time(lambda: fn(nps, *blocked).get(), repeat)
-        rows.append(dict(workload=name, numpy=t_numpy, dask=t_dask, nums=t_nums,
-                         blocks=blocked[0].grid_shape))
-        del inputs, blocked, dask_inputs
+        rows.append(dict(workload=name, **_time_all(fn, make_inputs(), repeat, workers)))
     nums.shutdown()
     return rows
+
+
+def _time_all(fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
+    import dask
+    import dask.array as da
+
+    import nums.numpy as nps
+
+    blocked = [nps.array(a).persist() for a in inputs]
+    dask_inputs = [da.from_array(a, chunks=b.block_shape) for a, b in zip(inputs, blocked)]
+    t_numpy = median_time(lambda: np.asarray(fn(np, *inputs)), repeat)
+    with dask.config.set(scheduler="threads", num_workers=workers):
+        t_dask = median_time(lambda: np.asarray(fn(da, *dask_inputs).compute()), repeat)
+    t_nums = median_time(lambda: fn(nps, *blocked).get(), repeat)
+    return dict(numpy=t_numpy, dask=t_dask, nums=t_nums, blocks=blocked[0].grid_shape)
 
 
 def run_overheads(repeat: int) -> list[dict[str, Any]]:
@@ -138,7 +140,6 @@ shape = tuple(json.loads(sys.argv[2]))
 system = sys.argv[1]
 rng = np.random.default_rng(0)
 x = rng.standard_normal(shape); y = rng.standard_normal(shape)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if system == "numpy":
     r = float((x * y + np.sin(x)).sum())
 elif system == "dask":
@@ -152,7 +153,7 @@ else:
     nx = nps.asarray(x); ny = nps.asarray(y)
     r = float((nx * ny + nps.sin(nx)).sum())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(dict(extra_kib=peak - base, inputs_kib=(x.nbytes + y.nbytes) // 1024)))
+print(json.dumps(dict(peak_kib=peak, inputs_kib=(x.nbytes + y.nbytes) // 1024)))
 """
 
 
@@ -165,8 +166,8 @@ def run_memory(size: str) -> list[dict[str, Any]]:
         if proc.returncode:
             raise RuntimeError(proc.stderr)
         out[system] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [dict(workload="peak RSS above inputs / inputs, (x*y+sin(x)).sum()",
-                 **{k: v["extra_kib"] / v["inputs_kib"] for k, v in out.items()})]
+    return [dict(workload="peak RSS / inputs, (x*y+sin(x)).sum()",
+                 **{k: v["peak_kib"] / v["inputs_kib"] for k, v in out.items()})]
 
 
 def print_table(rows: list[dict[str, Any]], unit: str = "s") -> None:
@@ -178,8 +179,9 @@ def print_table(rows: list[dict[str, Any]], unit: str = "s") -> None:
                 return "-"
             return f"{v * 1e6:.1f}us" if unit == "s" and v < 1e-3 else \
                 (f"{v:.3f}s" if unit == "s" else f"{v:.2f}")
-        ratio_np = r["numpy"] / r["nums"] if r["numpy"] == r["numpy"] else float("nan")
-        ratio_dk = r["dask"] / r["nums"] if r["dask"] == r["dask"] else float("nan")
+        ok = unit == "s" and r["nums"] > 0
+        ratio_np = r["numpy"] / r["nums"] if ok else float("nan")
+        ratio_dk = r["dask"] / r["nums"] if ok else float("nan")
         print(f"{r['workload']:<44} {fmt(r['numpy']):>10} {fmt(r['dask']):>10} "
               f"{fmt(r['nums']):>10} {ratio_np:>11.2f} {ratio_dk:>10.2f}  "
               f"{r.get('blocks', '')}")

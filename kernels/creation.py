@@ -17,24 +17,20 @@ def full(shape: tuple[int, ...], value: Any, dtype: np.dtype) -> np.ndarray:
 
 
 def arange(start: Any, step: Any, lo: int, hi: int, dtype: np.dtype) -> np.ndarray:
-    """Kernel: elements ``lo:hi`` of ``arange(start, ..., step)``.
-
-    Integers are exact; inexact types follow NumPy's fill, ``start + i * delta`` with
-    ``delta = (start + step) - start`` in the result type, and element 1 is ``start + step``.
-    """
+    """Kernel: elements ``lo:hi`` of ``arange(start, ..., step)``, computed like NumPy's fill:
+    ``first + i * delta`` in the result type, with ``first = dtype(start)`` and
+    ``delta = dtype(start + step) - first`` (so element 1 is ``dtype(start + step)``)."""
     dtype = np.dtype(dtype)
-    if dtype.kind not in "fc":
-        return np.arange(start + lo * step, start + hi * step, step, dtype=dtype) \
-            if hi > lo else np.empty(0, dtype=dtype)
-    first = dtype.type(start)
-    second = dtype.type(start + step)
-    delta = second - first
-    out = np.arange(lo, hi, dtype=dtype)
-    out *= delta
-    out += first
+    first = np.array(start).astype(dtype)[()]
+    second = np.array(start + step).astype(dtype)[()]
+    with np.errstate(over="ignore"):
+        delta = second - first
+        out = np.arange(lo, hi, dtype=dtype if dtype.kind != "b" else np.int64)
+        out *= delta
+        out += first
     if lo <= 1 < hi:
         out[1 - lo] = second
-    return out
+    return out.astype(dtype, copy=False)
 
 
 def linspace(start: Any, step: Any, delta: Any, div: int, any_step_zero: bool,

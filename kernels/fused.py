@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["INPUT", "CONST", "TEMP", "Instr", "InputView", "Program", "fused_map", "tiles",
-           "SPECIAL_OPS", "apply_op"]
+           "SPECIAL_OPS", "apply_op", "make_program"]
 
 INPUT, CONST, TEMP = 0, 1, 2
 
@@ -50,6 +50,7 @@ class Program(NamedTuple):
     instrs: tuple[Instr, ...]
     ndim: int
     tile_elements: int
+    slots: tuple[int, ...]  # scratch buffer slot per instruction (see make_program)
 
     @property
     def dtype(self) -> np.dtype:
@@ -97,9 +98,7 @@ def apply_op(op: Any, args: list[Any], out: np.ndarray) -> np.ndarray:
     if isinstance(op, str):
         return SPECIAL_OPS[op](*args, out=out)
     _, ufunc, k = op  # ("nth", ufunc, k): output k of a multi-output ufunc
-    outs = [np.empty_like(out) for _ in range(ufunc.nout)]
-    outs[k] = out
-    ufunc(*args, out=tuple(outs))
+    np.copyto(out, ufunc(*args)[k])
     return out
 
 
@@ -134,6 +133,12 @@ def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[np.nd
     return views
 
 
+def make_program(inputs: tuple[InputView, ...], instrs: tuple[Instr, ...], ndim: int,
+                 tile_elements: int) -> Program:
+    """A Program with its scratch-buffer slots assigned."""
+    return Program(inputs, instrs, ndim, tile_elements, tuple(_slots(instrs)))
+
+
 def _slots(instrs: tuple[Instr, ...]) -> list[int]:
     """Scratch buffer slot of every instruction: a slot is reused once its value is dead."""
     last_use = list(range(len(instrs)))
@@ -156,7 +161,7 @@ def _slots(instrs: tuple[Instr, ...]) -> list[int]:
     return slots
 
 
-def _evaluate(instrs: tuple[Instr, ...], slots: list[int], inputs: list[Any],
+def _evaluate(instrs: tuple[Instr, ...], slots: tuple[int, ...], inputs: list[Any],
               tile_shape: tuple[int, ...], flat: bool, out: np.ndarray | None) -> Any:
     """Run every instruction on one tile; the last writes into ``out`` when given."""
     temps: list[Any] = []
@@ -191,7 +196,7 @@ def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int
     instrs = program.instrs
     ndim = program.ndim
     total = math.prod(out_shape)
-    slots = _slots(instrs)
+    slots = program.slots
     if ndim == 0 or total <= program.tile_elements:
         result = _evaluate(instrs, slots, views, out_shape, False, out)
         if out is None and result.shape != out_shape:

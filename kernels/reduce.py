@@ -123,6 +123,8 @@ def _var_reduction(nan: bool, sqrt: bool) -> Reduction:
         n, _, m2 = p
         with np.errstate(invalid="ignore", divide="ignore"):
             out = m2 / np.maximum(n - spec.ddof, 0)
+            if nan:  # NumPy's nanvar gives nan wherever n - ddof <= 0
+                out = np.where(n - spec.ddof > 0, out, np.nan)
             if sqrt:
                 out = np.sqrt(out)
         return np.asarray(out).astype(spec.dtype, copy=False)
@@ -240,4 +242,4 @@ def reduce_finalize(spec: ReduceSpec, partial: Partial) -> np.ndarray:
     out = REDUCTIONS[spec.name].finalize(partial, spec)
     if not spec.keepdims:
         out = out.reshape(tuple(n for a, n in enumerate(out.shape) if a not in spec.axes))
-    return np.ascontiguousarray(out)
+    return out if out.flags.c_contiguous else out.copy()

@@ -6,7 +6,6 @@ split into many blocks, as cuPyNumeric does in its test mode.
 
 from __future__ import annotations
 
-
 import pytest
 
 import nums

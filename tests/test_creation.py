@@ -458,8 +458,8 @@ def test_eye_default_blocks(backend):
     assert_eq(nps.eye(3, 50, 20, dtype=np.int8), np.eye(3, 50, 20, dtype=np.int8))
 
 
-@pytest.mark.parametrize("n", [0, 1, 4, 7])
-@pytest.mark.parametrize("dtype", [float, np.int64, np.bool_, np.float32])
+@pytest.mark.parametrize("n", [0, 1, 7])
+@pytest.mark.parametrize("dtype", [float, np.int64, np.bool_])
 @pytest.mark.parametrize("blocking", BLOCKINGS)
 def test_identity(backend, n, dtype, blocking):
     expected = np.identity(n, dtype=dtype)

@@ -88,7 +88,7 @@ def test_getitem_chained(backend, blocking):
     assert_eq(x[3][4][5], a[3][4][5])
 
 
-def test_getitem_bool_array(backend):
+def test_getitem_bool_dtype(backend):
     a = np.array([True, False, True, True, False])
     x = nps.array(a, block_shape=(2,))
     assert_eq(x[::-2], a[::-2])

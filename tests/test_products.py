@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nums.backends.local.executor import ThreadRef
 
 import nums
 import nums.numpy as nps
@@ -120,6 +121,13 @@ def test_matmul_batched_different_batch_blocks(backend):
     x = nps.array(a, block_shape=(2, 3, 2))
     y = nps.array(b, block_shape=(4, 3, 3))
     assert_eq(x @ y, a @ b, **TOL)
+
+
+@pytest.mark.parametrize("shapes", [((3, 0), (0, 4)), ((0, 3), (3, 4)), ((3, 4), (4, 0)),
+                                    ((0,), (0,)), ((2, 0, 3), (3, 5))])
+def test_matmul_empty(backend, shapes):
+    a, b = rand(shapes[0], seed=59), rand(shapes[1], seed=60)
+    assert_eq(nps.array(a) @ nps.array(b), a @ b)
 
 
 # -- re-blocking and transposed operands ---------------------------------------------------
@@ -409,6 +417,10 @@ def test_tensordot_and_friends_errors(backend):
         nps.tensordot(x, y, axes=([0], [1]))
     with pytest.raises(ValueError):
         nps.tensordot(x, y, axes=([0, 1], [0]))
+    with pytest.raises(IndexError):
+        np.tensordot(np.ones((3, 4)), np.ones((4, 3)), axes=3)
+    with pytest.raises(IndexError):
+        nps.tensordot(x, nps.ones((4, 3)), axes=3)
     with pytest.raises(ValueError):
         nps.dot(x, y)
     with pytest.raises(ValueError):
@@ -419,16 +431,42 @@ def test_tensordot_and_friends_errors(backend):
 
 # -- reduction_fanin -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("fanin", [2, 3, 16])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_gram_with_reduction_fanin_2(workers):
+def test_gram_with_reduction_fanin(monkeypatch, workers, fanin):
     nums.shutdown()
     try:
-        session = nums.init(backend="local", workers=workers, testing=True, reduction_fanin=2)
-        assert session.settings.reduction_fanin == 2
+        session = nums.init(backend="local", workers=workers, testing=True,
+                            reduction_fanin=fanin)
+        assert session.settings.reduction_fanin == fanin
         a = rand((200, 4), seed=57)
         x = nps.array(a, block_shape=(5, 4))
         assert x.grid_shape == (40, 1)
-        assert_eq(x.T @ x, a.T @ a, **TOL)
+        calls = {"contract_sum": [], "add_blocks": []}
+        submit = session.executor.submit
+
+        def counting_submit(kernel, args, device, num_returns=1):
+            if kernel.name in calls:  # count the blocks a task reads
+                calls[kernel.name].append(
+                    sum(isinstance(v, (np.ndarray, ThreadRef)) for v in args))
+            return submit(kernel, args, device, num_returns)
+
+        monkeypatch.setattr(session.executor, "submit", counting_submit)
+        gram = x.T @ x
+        assert_eq(gram, a.T @ a, **TOL)
+        # 40 block products in tasks of at most `fanin` products, then a sum tree of
+        # at most `fanin` partial results per task.
+        products = [n // 2 for n in calls["contract_sum"]]
+        assert sum(products) == 40
+        assert max(products) == fanin
+        assert len(products) == -(-40 // fanin)
+        assert calls["add_blocks"] and max(calls["add_blocks"]) <= fanin
+        partials, adds = len(products), 0
+        while partials > 1:
+            partials = -(-partials // fanin)
+            adds += partials
+        assert len(calls["add_blocks"]) == adds
+        monkeypatch.undo()
         y = nps.array(rand((200, 3), seed=58), block_shape=(7, 2))
         assert_eq(x.T @ y, a.T @ y.get(), **TOL)
         assert_eq(nps.tensordot(x, y, ([0], [0])), a.T @ y.get(), **TOL)

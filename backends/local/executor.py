@@ -8,7 +8,8 @@ waiting for another task, so a bounded pool cannot deadlock). Submitted tasks ar
 without taking any lock and handed to the pool in one batch by :meth:`ThreadExecutor.flush`
 (called by the lowering after each node, and by :meth:`get`): submitting one task costs a
 couple of microseconds, and the driver does not fight the workers for the GIL and the lock
-while it plans; a failed task fails every task
+while it plans. NumPy's error state (``np.errstate``) is thread-local; the driver's state at
+submission is applied around each task, so ``with np.errstate(...)`` works as with NumPy; a failed task fails every task
 that depends on it with the same exception object, and :meth:`ThreadExecutor.get` re-raises it
 with its type and message. NumPy releases the GIL inside its loops, so kernels run in parallel.
 While tasks run, BLAS is limited to ``cores // workers`` threads (threadpoolctl) so that
@@ -23,6 +24,8 @@ import queue
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
@@ -74,13 +77,14 @@ class ThreadRef:
 
 
 class _Task:
-    __slots__ = ("fn", "args", "outs", "pending")
+    __slots__ = ("fn", "args", "outs", "pending", "errstate")
 
     def __init__(self, fn: Any, args: Sequence[Any], outs: list[ThreadRef]) -> None:
         self.fn = fn
         self.args = args
         self.outs = outs
         self.pending = 0
+        self.errstate: dict[str, str] | None = None
 
 
 class _BlasLimiter:
@@ -148,6 +152,9 @@ class ThreadExecutor:
             return
         staged, self._staged = self._staged, []
         ThreadRef_ = ThreadRef
+        errstate = np.geterr()  # the driver's np.errstate applies to its tasks too
+        for task in staged:
+            task.errstate = errstate
         with self._lock:
             if self._active == 0:
                 self._blas.enter()
@@ -205,7 +212,8 @@ class ThreadExecutor:
                         values.append(a.value)
                     else:
                         values.append(a)
-                result = task.fn(*values)
+                with np.errstate(**task.errstate):
+                    result = task.fn(*values)
             except BaseException as exc:  # handed to the caller by get()
                 error = exc
             with self._lock:

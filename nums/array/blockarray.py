@@ -203,9 +203,11 @@ class BlockArray:
 
     def reshape(self, *shape: Any, block_shape: Any = None) -> BlockArray:
         """Reshape (C order); with ``block_shape``, also re-block (or only re-block)."""
+        if not shape:
+            raise TypeError("reshape() takes exactly 1 argument (0 given)")
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _nps().reshape(self, shape if shape else self.shape, block_shape=block_shape)
+        return _nps().reshape(self, shape, block_shape=block_shape)
 
     def rechunk(self, block_shape: Any) -> BlockArray:
         """The same values on blocks of ``block_shape``."""
@@ -291,6 +293,10 @@ class BlockArray:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any):
         if method != "__call__" or kwargs:
             return NotImplemented
+        if ufunc is np.matmul:
+            return _nps().matmul(*inputs)
+        if ufunc.signature is not None:
+            return NotImplemented
         from nums.numpy.math import ufunc_call
 
         return ufunc_call(ufunc, *inputs)
@@ -374,6 +380,8 @@ def _rmatmul(self, other):
 
 def _imatmul(self, other):
     result = _nps().matmul(self, other)
+    probe = np.ones((1, 1), result.dtype)
+    np.matmul(probe, probe, out=np.empty((1, 1), self.dtype))  # NumPy's casting error, if any
     if result.shape != self.shape:
         raise ValueError("inplace matrix multiplication requires the first operand to have "
                          "the same shape as the result")

@@ -1,10 +1,13 @@
 """The contraction template: matmul (with batch axes) and tensordot as sums of block
 products.
 
-Layout: output block (..., i, j) is computed where the first contributing block of the left
-operand lives, as the sum over the shared axis of block products, in groups of
-``reduction_fanin`` products per task followed by a sum tree. Contracted axes of the right
-operand are re-blocked to the left operand's boundaries when they differ.
+Layout: rows of the result are blocked like the left operand's rows, columns like the right
+operand's columns. Output block (..., i, j) is computed where the first contributing block of
+the left operand lives, as the sum over the shared axis of block products, in groups of up to
+``reduction_fanin`` products per task followed by a sum tree (fewer per task when there are
+fewer output blocks than devices, so every device gets a share). Where the two operands' blocks
+along the contracted axis differ, the axis is cut at both sets of boundaries and blocks are
+sliced (views), never re-blocked.
 """
 
 from __future__ import annotations
@@ -52,7 +55,6 @@ def matmul(a: Node, b: Node) -> Node:
                          f"different from {k})")
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     nb = len(batch)
-    b2 = _align(b2, b2.ndim - 2, a2.grid.chunks[-1])
     batch_chunks = []
     for axis, size in enumerate(batch):
         found = None
@@ -88,7 +90,6 @@ def tensordot(a: Node, b: Node, a_axes: tuple[int, ...], b_axes: tuple[int, ...]
     for x, y in zip(a_axes, b_axes):
         if a.shape[x] != b.shape[y]:
             raise ValueError("shape-mismatch for sum")
-        b = _align(b, y, a.grid.chunks[x])
     a_free = [ax for ax in range(a.ndim) if ax not in a_axes]
     b_free = [ax for ax in range(b.ndim) if ax not in b_axes]
     chunks = tuple(a.grid.chunks[ax] for ax in a_free) + tuple(b.grid.chunks[ax] for ax in b_free)

@@ -38,8 +38,8 @@ def _dtype_key(arg: Any) -> Any:
         return arg.dtype
     if type(arg) is int and not 0 <= arg < 128:
         return _UNCACHEABLE  # the value decides (NumPy raises OverflowError for out-of-range ints)
-    if isinstance(arg, np.generic):
-        return arg.dtype
+    if isinstance(arg, (np.generic, np.ndarray)):
+        return arg.dtype  # strong types (NEP 50), like arrays
     return type(arg)
 
 

@@ -23,6 +23,9 @@ def assign(node: Node, index: Any, value: Any) -> Node:
         return movement.setitem(node, index, scalar, None)
     value_node = to_node(value)
     _, sel_shape = movement.normalize_index(index, node.shape)
+    extra = value_node.ndim - len(sel_shape)
+    if extra > 0 and all(n == 1 for n in value_node.shape[:extra]):
+        value_node = movement.reshape(value_node, value_node.shape[extra:], 0)
     try:
         np.broadcast_shapes(value_node.shape, sel_shape)
         if len(value_node.shape) > len(sel_shape) or \

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nums.ir.nodes import Leaf, Map, Node, Transpose
-from nums.kernels.fused import CONST, INPUT, TEMP, InputView, Instr, Program
+from nums.kernels.fused import CONST, INPUT, TEMP, InputView, Instr, Program, make_program
 
 __all__ = ["FusedInput", "build_program"]
 
@@ -69,5 +69,5 @@ def build_program(root: Node, ensure: Callable[[Node], Leaf],
     top = visit(root)
     if top[0] != TEMP:
         instrs.append(Instr("cast", (top,), root.dtype, (True,) * ndim))
-    program = Program(tuple(views), tuple(instrs), ndim, tile_elements)
+    program = make_program(tuple(views), tuple(instrs), ndim, tile_elements)
     return program, inputs

@@ -25,6 +25,40 @@ from nums.runtime.session import Session, current
 __all__ = ["materialize", "fetch", "leaf_from_blocks"]
 
 
+def _segments(a_chunks: Sequence[int], b_chunks: Sequence[int]
+              ) -> list[tuple[int, slice | None, int, slice | None]]:
+    """Split one contracted axis at both operands' block boundaries.
+
+    Returns ``(a block, slice in it, b block, slice in it)`` per segment; a slice is None
+    when the segment is the whole block.
+    """
+    a_off = list(itertools.accumulate(a_chunks, initial=0))
+    b_off = list(itertools.accumulate(b_chunks, initial=0))
+    cuts = sorted(set(a_off) | set(b_off))
+    out = []
+    ia = ib = 0
+    for lo, hi in zip(cuts, cuts[1:]):
+        while a_off[ia + 1] <= lo:
+            ia += 1
+        while b_off[ib + 1] <= lo:
+            ib += 1
+        sa = None if (a_off[ia], a_off[ia + 1]) == (lo, hi) else \
+            slice(lo - a_off[ia], hi - a_off[ia])
+        sb = None if (b_off[ib], b_off[ib + 1]) == (lo, hi) else \
+            slice(lo - b_off[ib], hi - b_off[ib])
+        out.append((ia, sa, ib, sb))
+    if not out:  # a contracted axis of length 0
+        out.append((0, None, 0, None))
+    return out
+
+
+def _selection(sel: list[Any]) -> tuple[Any, ...] | None:
+    """None when ``sel`` selects whole blocks, else the index tuple."""
+    if all(s is None or s == slice(None) for s in sel):
+        return None
+    return tuple(slice(None) if s is None else s for s in sel)
+
+
 class _Kernels:
     """Kernel objects looked up once per process (the registry is built on first use)."""
 
@@ -102,8 +136,9 @@ class Lowering:
             refs = [submit(fused, (program, shape, ref), devices[d])
                     for shape, d, ref in zip(shapes, out_devices, column)]
         else:
+            rows = zip(*columns) if columns else itertools.repeat((), len(shapes))
             refs = [submit(fused, (program, shape, *row), devices[d])
-                    for shape, d, row in zip(shapes, out_devices, zip(*columns))]
+                    for shape, d, row in zip(shapes, out_devices, rows)]
         return self.new_leaf(node, refs, out_devices)
 
     # -- reductions --------------------------------------------------------------------
@@ -162,8 +197,12 @@ class Lowering:
         return leaf.refs, leaf.devices, None
 
     def lower_contract(self, node: Contract) -> Leaf:
+        """Per output block: products over the contracted axes' *segments* (the union of both
+        operands' block boundaries, so blocks are sliced, never re-blocked), grouped into tasks
+        of up to ``reduction_fanin`` products, then a sum tree."""
         a_refs, a_devs, perm_a = self._operand(node.a)
         b_refs, b_devs, perm_b = self._operand(node.b)
+        a_chunks, b_chunks = node.a.grid.chunks, node.b.grid.chunks
         grid_shape = node.grid.grid_shape
         fanin = max(2, self.settings.reduction_fanin)
         submit, devices = self.executor.submit, self.devices
@@ -171,42 +210,50 @@ class Lowering:
             a_axes, b_axes = node.axes
             a_free = [a for a in range(a_refs.ndim) if a not in a_axes]
             b_free = [b for b in range(b_refs.ndim) if b not in b_axes]
-            k_ranges = [range(a_refs.shape[a]) for a in a_axes]
         else:
+            a_axes, b_axes = (a_refs.ndim - 1,), (b_refs.ndim - 2,)
             nb = len(grid_shape) - 2
-            k_ranges = [range(a_refs.shape[-1])]
+        seg_lists = [_segments(a_chunks[a], b_chunks[b]) for a, b in zip(a_axes, b_axes)]
+        n_out = math.prod(grid_shape)
+        n_pairs = math.prod(len(s) for s in seg_lists)
+        spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
+        per_group = max(1, min(fanin, -(-n_pairs // spread)))
         refs, devs = [], []
         for out_index in itertools.product(*(range(g) for g in grid_shape)):
-            pairs = []
-            for ks in itertools.product(*k_ranges):
-                if node.op == "tensordot":
-                    ai = [0] * a_refs.ndim
-                    bi = [0] * b_refs.ndim
-                    for pos, a in enumerate(a_free):
-                        ai[a] = out_index[pos]
-                    for pos, b in enumerate(b_free):
-                        bi[b] = out_index[len(a_free) + pos]
-                    for k, a, b in zip(ks, a_axes, b_axes):
-                        ai[a] = k
-                        bi[b] = k
-                else:
-                    batch = out_index[:nb]
-                    ai = [j if g > 1 else 0 for j, g in
+            if node.op == "tensordot":
+                a_base = [0] * a_refs.ndim
+                b_base = [0] * b_refs.ndim
+                for pos, a in enumerate(a_free):
+                    a_base[a] = out_index[pos]
+                for pos, b in enumerate(b_free):
+                    b_base[b] = out_index[len(a_free) + pos]
+            else:
+                batch = out_index[:nb]
+                a_base = [j if g > 1 else 0 for j, g in
                           zip(batch[nb - (a_refs.ndim - 2):], a_refs.shape[:-2])]
-                    bi = [j if g > 1 else 0 for j, g in
+                b_base = [j if g > 1 else 0 for j, g in
                           zip(batch[nb - (b_refs.ndim - 2):], b_refs.shape[:-2])]
-                    ai += [out_index[-2], ks[0]]
-                    bi += [ks[0], out_index[-1]]
-                pairs.append((tuple(ai), tuple(bi)))
+                a_base += [out_index[-2], 0]
+                b_base += [0, out_index[-1]]
+            pairs = []
+            for segs in itertools.product(*seg_lists):
+                ai, bi = list(a_base), list(b_base)
+                a_sel: list[Any] = [slice(None)] * a_refs.ndim
+                b_sel: list[Any] = [slice(None)] * b_refs.ndim
+                for (ja, sa, jb, sb), a, b in zip(segs, a_axes, b_axes):
+                    ai[a], a_sel[a] = ja, sa
+                    bi[b], b_sel[b] = jb, sb
+                pairs.append((tuple(ai), tuple(bi), _selection(a_sel), _selection(b_sel)))
             groups = []
-            for s in range(0, len(pairs), fanin):
-                chunk = pairs[s:s + fanin]
-                args = []
-                for ai, bi in chunk:
+            for s in range(0, len(pairs), per_group):
+                chunk = pairs[s:s + per_group]
+                args: list[Any] = []
+                for ai, bi, _, _ in chunk:
                     args += [a_refs[ai], b_refs[bi]]
+                sels = tuple((sa, sb) for _, _, sa, sb in chunk)
                 d = int(a_devs[chunk[0][0]])
                 groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
-                                                       node.dtype, *args), devices[d]), d))
+                                                       node.dtype, sels, *args), devices[d]), d))
             while len(groups) > 1:
                 groups = [(submit(K.add_blocks, tuple(r for r, _ in chunk),
                                   devices[chunk[0][1]]), chunk[0][1])
@@ -297,11 +344,8 @@ def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:
     session = session or current()
     refs = leaf.refs
     values = session.executor.get(list(refs.ravel()))
-    if refs.size == 1:
-        value = np.asarray(values[0])
-        if value.dtype != leaf.dtype:
-            value = value.astype(leaf.dtype)
-        return value.reshape(leaf.shape)
+    if refs.size == 1:  # a copy: the caller may write to it, blocks stay immutable
+        return np.array(values[0], dtype=leaf.dtype, copy=True).reshape(leaf.shape)
     out = np.empty(leaf.shape, dtype=leaf.dtype)
     for index, value in zip(leaf.grid.indices(), values):
         out[leaf.grid.block_slices(index)] = value

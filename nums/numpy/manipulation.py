@@ -212,7 +212,8 @@ def squeeze(a: Any, axis: Any = None) -> BlockArray:
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
 
-def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) -> BlockArray:
+def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None,
+                casting: str = "same_kind") -> BlockArray:
     """Join arrays along an existing axis.
 
     Parameters
@@ -222,6 +223,8 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) 
     axis : int or None
         None flattens the inputs first.
     dtype : dtype, optional
+    casting : {"no", "equiv", "safe", "same_kind", "unsafe"}
+        How inputs may be cast to ``dtype``, as NumPy.
 
     Returns
     -------
@@ -252,6 +255,10 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None) 
                                  f"array at index 0 has size {first.shape[d]} and the array "
                                  f"at index {i} has size {b.shape[d]}")
     out_dtype = np.result_type(*[b.dtype for b in blocks]) if dtype is None else np.dtype(dtype)
+    for b in blocks:
+        if not np.can_cast(b.dtype, out_dtype, casting=casting):
+            raise TypeError(f"Cannot cast array data from {b.dtype!r} to {out_dtype!r} "
+                            f"according to the rule {casting!r}")
     nodes = []
     for b in blocks:
         node = b._node if b.dtype == out_dtype else cast_node(b._node, out_dtype)

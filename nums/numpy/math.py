@@ -13,7 +13,7 @@ import numpy as np
 
 from nums.array.blockarray import BlockArray
 from nums.array.conversion import check_dtype, is_blockarray
-from nums.array.elementwise import elementwise, result_dtype
+from nums.array.elementwise import elementwise
 
 __all__ = ["ufunc_call", "ufunc_inplace", "clip", "where", "around", "round", "real", "imag",
            "angle", "UFUNC_NAMES"]
@@ -172,7 +172,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> BlockArray:
 
 
 def around(a: Any, decimals: int = 0) -> BlockArray:
-    """Round to ``decimals`` decimals (NumPy's round-half-to-even).
+    """Round to ``decimals`` decimals (NumPy's round-half-to-even); integers stay integers.
 
     Parameters
     ----------
@@ -183,13 +183,23 @@ def around(a: Any, decimals: int = 0) -> BlockArray:
     -------
     BlockArray
     """
+    dt = _dtype_of(a)
+    if dt.kind in "biu":
+        if decimals >= 0:
+            return BlockArray(elementwise(np.positive, a)) if dt.kind != "b" else \
+                BlockArray(elementwise(np.logical_and, a, True))
+        scale = 10 ** (-decimals)
+        rounded = ufunc_call(np.rint, ufunc_call(np.true_divide, a, float(scale)))
+        return ufunc_call(np.multiply, rounded, float(scale)).astype(dt)
     if decimals == 0:
-        return ufunc_call(np.rint, a) if _dtype_of(a).kind in "fc" else BlockArray(
-            elementwise(np.positive, a))
-    scale = 10.0 ** decimals
-    return ufunc_call(np.true_divide, ufunc_call(np.rint, ufunc_call(np.multiply, a, scale)),
-                      scale).astype(result_dtype(np.multiply, (np.ones((), _dtype_of(a)), 1.0))
-                                    if _dtype_of(a).kind in "fc" else np.float64)
+        return ufunc_call(np.rint, a)
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        return ufunc_call(np.true_divide, ufunc_call(np.rint, ufunc_call(np.multiply, a, scale)),
+                          scale)
+    scale = 10.0 ** (-decimals)
+    return ufunc_call(np.multiply, ufunc_call(np.rint, ufunc_call(np.true_divide, a, scale)),
+                      scale)
 
 
 round = around  # noqa: A001 - NumPy's name
