@@ -8,13 +8,16 @@ waiting for another task, so a bounded pool cannot deadlock). Submitted tasks ar
 without taking any lock and handed to the pool in one batch by :meth:`ThreadExecutor.flush`
 (called by the lowering after each node, and by :meth:`get`): submitting one task costs a
 couple of microseconds, and the driver does not fight the workers for the GIL and the lock
-while it plans. NumPy's error state (``np.errstate``) is thread-local; the driver's state at
-submission is applied around each task, so ``with np.errstate(...)`` works as with NumPy.
-A failed task fails every task that depends on it with the same exception object, and
-:meth:`ThreadExecutor.get` re-raises it with its type and message. NumPy releases the GIL
-inside its loops, so kernels run in parallel. While tasks run, BLAS is limited to ``cores // workers`` threads (threadpoolctl) so that
-concurrent matmul kernels do not oversubscribe the cores; the limit is lifted when the pool
-is idle, so the user's own NumPy calls between jobs keep every BLAS thread.
+while it plans.
+
+NumPy's error state (``np.errstate``) is thread-local; the driver's state at submission is
+applied around each task, so ``with np.errstate(...)`` works as with NumPy. A failed task fails
+every task that depends on it with the same exception object, and :meth:`ThreadExecutor.get`
+re-raises it with its type and message. NumPy releases the GIL inside its loops, so kernels
+run in parallel. While tasks run, BLAS is limited to ``cores // workers`` threads
+(threadpoolctl) so that concurrent matmul kernels do not oversubscribe the cores; the limit is
+lifted when the pool is idle, so the user's own NumPy calls between jobs keep every BLAS
+thread.
 """
 
 from __future__ import annotations
