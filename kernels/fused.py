@@ -121,10 +121,10 @@ class _Buffers(threading.local):
 _BUFFERS = _Buffers()
 
 
-def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[Any]:
     views = []
     for view, block in zip(program.inputs, blocks):
-        arr = np.asarray(block)
+        arr = block if type(block) is np.ndarray else np.asarray(block)
         if view.perm is not None:
             arr = arr.transpose(view.perm)
         if view.pad:
@@ -136,7 +136,8 @@ def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[np.nd
 def make_program(inputs: tuple[InputView, ...], instrs: tuple[Instr, ...], ndim: int,
                  tile_elements: int) -> Program:
     """A Program with its scratch-buffer slots assigned."""
-    return Program(inputs, instrs, ndim, tile_elements, tuple(_slots(instrs)))
+    slots = (0,) if len(instrs) == 1 else tuple(_slots(instrs))
+    return Program(inputs, instrs, ndim, tile_elements, slots)
 
 
 def _slots(instrs: tuple[Instr, ...]) -> list[int]:
@@ -233,9 +234,13 @@ def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int
 
 def fused_map(program: Program, out_shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
     """Kernel: evaluate ``program`` into a new block of ``out_shape``."""
-    out = np.empty(out_shape, dtype=program.dtype)
-    if out.size:
-        last = program.instrs[-1]
+    instrs = program.instrs
+    last = instrs[-1]
+    out = np.empty(out_shape, dtype=last.dtype)
+    size = out.size
+    if size and size <= program.tile_elements and all(last.full):
+        _evaluate(instrs, program.slots, _view_inputs(program, blocks), out_shape, False, out)
+    elif size:
         if not all(last.full) and out.ndim:
             # The result is broadcast along some axes: compute it small, then broadcast.
             small = tuple(n if f else 1 for n, f in zip(out_shape, last.full))

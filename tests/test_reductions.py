@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.exceptions import AxisError
@@ -59,6 +59,16 @@ def _nps(name: str, x, **kwargs):
         return getattr(nps, name)(x, **kwargs)
 
 
+def _is_0d(ndim: int, axis, keepdims: bool) -> bool:
+    """Whether the reduction of an ``ndim``-array over ``axis`` gives a 0-d result."""
+    if keepdims:
+        return False
+    if axis is None:
+        return True
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return len(axes) == ndim
+
+
 def _block(a: np.ndarray, blocking: str):
     return nps.array(a, block_shape=block_shape_for(a.shape, blocking))
 
@@ -102,9 +112,29 @@ def test_axes_and_keepdims(backend, name, blocking):
         x = _block(a, blocking)
         for axis in axes:
             for keepdims in (False, True):
+                if _is_0d(len(shape), axis, keepdims):
+                    continue  # test_full_reductions_0d
                 expected = _np(name, a, axis=axis, keepdims=keepdims)
                 actual = _nps(name, x, axis=axis, keepdims=keepdims)
                 assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+@pytest.mark.parametrize("name", ALL_REDUCTIONS)
+def test_full_reductions_0d(backend, name, blocking):
+    """Reductions over every axis without keepdims: a 0-d BlockArray (one 0-d block)."""
+    table = ARG_SHAPES_AND_AXES if name in ARG_REDUCTIONS else SHAPES_AND_AXES
+    for shape, axes in table:
+        a = _data(shape, name)
+        x = _block(a, blocking)
+        for axis in axes:
+            if not _is_0d(len(shape), axis, False):
+                continue
+            expected = _np(name, a, axis=axis)
+            assert expected.shape == ()
+            actual = _nps(name, x, axis=axis)
+            assert actual.shape == ()
+            assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)
@@ -115,6 +145,8 @@ def test_arg_axes_and_keepdims(backend, name, blocking):
         x = _block(a, blocking)
         for axis in axes:
             for keepdims in (False, True):
+                if _is_0d(len(shape), axis, keepdims):
+                    continue  # test_full_reductions_0d
                 expected = _np(name, a, axis=axis, keepdims=keepdims)
                 assert_eq(_nps(name, x, axis=axis, keepdims=keepdims), expected)
                 method = getattr(x, name)(axis=axis, keepdims=keepdims)
@@ -128,10 +160,22 @@ def test_methods(backend, name, blocking):
     x = _block(a, blocking)
     for axis in (None, 0, -1, (0, 2), (1, -1)):
         for keepdims in (False, True):
+            if _is_0d(a.ndim, axis, keepdims):
+                continue  # test_methods_0d
             expected = _np(name, a, axis=axis, keepdims=keepdims)
             actual = getattr(x, name)(axis=axis, keepdims=keepdims)
             assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
-    assert_eq(getattr(x, name)(), _np(name, a), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", METHODS + ARG_REDUCTIONS)
+def test_methods_0d(backend, name):
+    a = _data((4, 1, 6), name, seed=5)
+    for blocking in BLOCKINGS:
+        x = _block(a, blocking)
+        assert_eq(getattr(x, name)(), _np(name, a), rtol=1e-9, atol=1e-12)
+        if name not in ARG_REDUCTIONS:
+            assert_eq(getattr(x, name)(axis=(0, 1, 2)), _np(name, a, axis=(0, 1, 2)),
+                      rtol=1e-9, atol=1e-12)
 
 
 def test_amin_amax_ptp_count_nonzero_exist(backend):
@@ -140,15 +184,16 @@ def test_amin_amax_ptp_count_nonzero_exist(backend):
     assert_eq(nps.amin(x, axis=1), np.amin(a, axis=1))
     assert_eq(nps.amax(x, axis=0), np.amax(a, axis=0))
     assert_eq(nps.ptp(x, axis=1), np.ptp(a, axis=1))
-    assert_eq(nps.ptp(x), np.ptp(a))
+    assert_eq(nps.ptp(x, axis=(0, 1), keepdims=True), np.ptp(a, axis=(0, 1), keepdims=True))
     assert_eq(nps.count_nonzero(x, axis=0), np.count_nonzero(a, axis=0))
-    assert_eq(nps.count_nonzero(x), np.count_nonzero(a))
+    assert_eq(nps.count_nonzero(x, axis=1, keepdims=True),
+              np.count_nonzero(a, axis=1, keepdims=True))
 
 
 def test_array_like_input(backend):
     a = [[1, 2, 3], [4, 5, 6]]
     assert_eq(nps.sum(a, axis=0), np.sum(a, axis=0))
-    assert_eq(nps.mean(a), np.mean(a))
+    assert_eq(nps.mean(a, axis=1, keepdims=True), np.mean(a, axis=1, keepdims=True))
     assert_eq(nps.argmax(a, axis=1), np.argmax(a, axis=1))
 
 
@@ -166,13 +211,24 @@ def test_input_dtypes(backend, name, dtype):
             np.ptp(np.ones(3, dtype=dtype))
         return
     a = _typed_data((5, 4), dtype)
-    axes = [None, 0, 1] if name in ARG_REDUCTIONS else [None, 0, 1, (0, 1)]
+    cases = [(0, False), (1, False), (-1, True), (None, True)]
+    if name not in ARG_REDUCTIONS:
+        cases.append(((0, 1), True))
     for blocking in ("one", "ragged"):
         x = _block(a, blocking)
         assert x.dtype == a.dtype
-        for axis in axes:
-            expected = _np(name, a, axis=axis)
-            assert_eq(_nps(name, x, axis=axis), expected, **_tol(dtype))
+        for axis, keepdims in cases:
+            expected = _np(name, a, axis=axis, keepdims=keepdims)
+            assert_eq(_nps(name, x, axis=axis, keepdims=keepdims), expected, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_input_dtypes_0d(backend, dtype):
+    a = _typed_data((5, 4), dtype)
+    x = _block(a, "ragged")
+    for name in ALL_REDUCTIONS:
+        if _supported(name, dtype):
+            assert_eq(_nps(name, x), _np(name, a), **_tol(dtype))
 
 
 # -- the dtype argument -----------------------------------------------------------------------
@@ -217,6 +273,8 @@ def test_dtype_argument(backend, name, in_dtype, dtype, blocking):
     tol = _tol("float32" if np.dtype(dtype or in_dtype) == np.float32 else "float64")
     for axis in (None, 0, 1):
         for keepdims in (False, True):
+            if _is_0d(a.ndim, axis, keepdims):
+                continue  # test_dtype_argument_0d
             expected = _np(name, a, axis=axis, dtype=dtype, keepdims=keepdims)
             actual = _nps(name, x, axis=axis, dtype=dtype, keepdims=keepdims)
             assert_eq(actual, expected, **tol)
@@ -225,11 +283,22 @@ def test_dtype_argument(backend, name, in_dtype, dtype, blocking):
                 assert_eq(method, expected, **tol)
 
 
-def test_int8_sum_with_int64_accumulates_wide(backend):
-    a = np.full((40,), 100, dtype=np.int8)
+@pytest.mark.parametrize("name,in_dtype,dtype", DTYPE_CASES)
+def test_dtype_argument_0d(backend, name, in_dtype, dtype):
+    rng = np.random.default_rng(8)
+    a = rng.integers(1, 3, (6, 5)).astype(in_dtype)
     x = _block(a, "ragged")
-    assert_eq(nps.sum(x, dtype=np.int64), np.sum(a, dtype=np.int64))
-    assert int(nps.sum(x, dtype=np.int64)) == 4000
+    expected = _np(name, a, dtype=dtype)
+    tol = _tol("float32" if np.dtype(dtype or in_dtype) == np.float32 else "float64")
+    assert_eq(_nps(name, x, dtype=dtype), expected, **tol)
+
+
+def test_int8_sum_with_int64_accumulates_wide(backend):
+    a = np.full((40, 2), 100, dtype=np.int8)
+    x = _block(a, "ragged")
+    assert_eq(nps.sum(x, axis=0, dtype=np.int64), np.sum(a, axis=0, dtype=np.int64))
+    assert nps.sum(x, axis=0, dtype=np.int64).get().tolist() == [4000, 4000]
+    assert_eq(nps.sum(x, axis=0), np.sum(a, axis=0))  # int8 sums to int64 in NumPy, too
 
 
 # -- ddof -------------------------------------------------------------------------------------
@@ -242,12 +311,22 @@ def test_ddof(backend, name, blocking):
     for ddof in (0, 1, 2):
         for axis in (None, 0, 2, -1, (0, 2), (0, 1, 2)):
             for keepdims in (False, True):
+                if _is_0d(a.ndim, axis, keepdims):
+                    continue  # test_ddof_0d
                 expected = _np(name, a, axis=axis, ddof=ddof, keepdims=keepdims)
                 actual = _nps(name, x, axis=axis, ddof=ddof, keepdims=keepdims)
                 assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
                 if name in METHODS:
                     method = getattr(x, name)(axis=axis, ddof=ddof, keepdims=keepdims)
                     assert_eq(method, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["std", "var", "nanstd", "nanvar"])
+def test_ddof_0d(backend, name):
+    a = np.random.default_rng(11).standard_normal((6, 1, 5))
+    x = _block(a, "ragged")
+    for ddof in (0, 1, 2):
+        assert_eq(_nps(name, x, ddof=ddof), _np(name, a, ddof=ddof), rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["std", "var", "nanstd", "nanvar"])
@@ -258,11 +337,13 @@ def test_ddof_at_least_count(backend, name):
     if not name.startswith("nan"):
         a = np.array([[1.0, 3.0], [2.0, 2.0], [5.0, 0.0]])
     x = _block(a, "ragged")
-    for axis in (1, None):
+    for axis in (1, -1):
         expected = _np(name, a, axis=axis, ddof=2)
         assert_eq(_nps(name, x, axis=axis, ddof=2), expected)
-    expected = _np(name, a, axis=1, ddof=5)
-    assert_eq(_nps(name, x, axis=1, ddof=5), expected)
+    expected = _np(name, a, axis=1, ddof=5, keepdims=True)
+    assert_eq(_nps(name, x, axis=1, ddof=5, keepdims=True), expected)
+    expected = _np(name, a, axis=(0, 1), ddof=9, keepdims=True)
+    assert_eq(_nps(name, x, axis=(0, 1), ddof=9, keepdims=True), expected)
 
 
 # -- NaN handling -----------------------------------------------------------------------------
@@ -286,6 +367,8 @@ def test_nan_functions(backend, name, blocking):
     x = _block(a, blocking)
     for axis in (None, 0, 1, -1, (0, 1)):
         for keepdims in (False, True):
+            if _is_0d(a.ndim, axis, keepdims):
+                continue  # test_nan_0d
             expected = _np(name, a, axis=axis, keepdims=keepdims)
             actual = _nps(name, x, axis=axis, keepdims=keepdims)
             assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
@@ -303,8 +386,10 @@ def test_nan_functions_3d(backend, blocking):
     a[0, 2, 3] = a[2, 0, 0] = np.nan
     x = _block(a, blocking)
     for name in NAN_FUNCS:
-        for axis in (None, 0, (1, 2), -1):
-            assert_eq(_nps(name, x, axis=axis), _np(name, a, axis=axis), rtol=1e-9, atol=1e-12)
+        for axis, keepdims in ((None, True), (0, False), ((1, 2), False), (-1, True)):
+            expected = _np(name, a, axis=axis, keepdims=keepdims)
+            actual = _nps(name, x, axis=axis, keepdims=keepdims)
+            assert_eq(actual, expected, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)
@@ -315,9 +400,22 @@ def test_nan_propagates(backend, name, blocking):
     x = _block(a, blocking)
     axes = (None, 0, 1, -1) if name in ARG_REDUCTIONS else (None, 0, 1, (0, 1))
     for axis in axes:
-        expected = _np(name, a, axis=axis)
-        assert_eq(_nps(name, x, axis=axis), expected)
-        assert_eq(getattr(x, name)(axis=axis), expected)
+        expected = _np(name, a, axis=axis, keepdims=True)
+        assert_eq(_nps(name, x, axis=axis, keepdims=True), expected)
+        if not _is_0d(a.ndim, axis, False):
+            expected = _np(name, a, axis=axis)
+            assert_eq(getattr(x, name)(axis=axis), expected)
+
+
+@pytest.mark.parametrize("name", NAN_FUNCS + ["min", "max", "sum", "mean", "var", "argmin",
+                                              "argmax"])
+def test_nan_0d(backend, name):
+    a = _with_nans()
+    b = a[[0, 1, 3, 4]]  # NaNs, but no all-NaN row
+    for data in (a, b):
+        for blocking in BLOCKINGS:
+            x = _block(data, blocking)
+            assert_eq(_nps(name, x), _np(name, data), rtol=1e-9, atol=1e-12)
 
 
 def test_arg_first_nan(backend):
@@ -326,28 +424,33 @@ def test_arg_first_nan(backend):
         x = nps.array(a, block_shape=(block,))
         assert int(nps.argmax(x)) == 4
         assert int(nps.argmin(x)) == 4
-        assert_eq(nps.argmax(x), np.argmax(a))
+        assert_eq(nps.argmax(x, keepdims=True), np.argmax(a, keepdims=True))
+        assert_eq(nps.argmin(x, axis=0, keepdims=True), np.argmin(a, axis=0, keepdims=True))
     b = np.array([[1.0, np.nan, 3.0, np.nan], [np.nan, 2.0, 0.0, 8.0],
                   [4.0, 5.0, 6.0, 7.0], [0.0, 0.0, np.nan, np.nan]])
     for blocking in BLOCKINGS:
         x = _block(b, blocking)
-        for axis in (None, 0, 1):
+        for axis in (0, 1):
             assert_eq(nps.argmin(x, axis=axis), np.argmin(b, axis=axis))
             assert_eq(nps.argmax(x, axis=axis), np.argmax(b, axis=axis))
+        assert int(nps.argmin(x)) == int(np.argmin(b)) == 1
+        assert_eq(nps.argmax(x, keepdims=True), np.argmax(b, keepdims=True))
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)
 def test_arg_ties_first_occurrence(backend, blocking):
     a = np.random.default_rng(19).integers(0, 3, (7, 9)).astype(np.int64)
     x = _block(a, blocking)
-    for axis in (None, 0, 1, -1):
+    for axis in (0, 1, -1):
         assert_eq(nps.argmin(x, axis=axis), np.argmin(a, axis=axis))
         assert_eq(nps.argmax(x, axis=axis), np.argmax(a, axis=axis))
+    assert int(nps.argmin(x)) == int(np.argmin(a))
+    assert int(nps.argmax(x)) == int(np.argmax(a))
     f = a.astype(np.float32)
     y = _block(f, blocking)
     for axis in (None, 0, 1):
-        assert_eq(y.argmin(axis=axis), np.argmin(f, axis=axis))
-        assert_eq(y.argmax(axis=axis), np.argmax(f, axis=axis))
+        assert_eq(y.argmin(axis=axis, keepdims=True), np.argmin(f, axis=axis, keepdims=True))
+        assert_eq(y.argmax(axis=axis, keepdims=True), np.argmax(f, axis=axis, keepdims=True))
 
 
 def test_arg_ties_across_blocks(backend):
@@ -373,8 +476,9 @@ def test_var_large_offset(backend, blocking):
     for name in ("var", "std", "nanvar", "nanstd"):
         for axis in (None, 0, 1):
             for ddof in (0, 1):
-                expected = _np(name, a, axis=axis, ddof=ddof)
-                assert_eq(_nps(name, x, axis=axis, ddof=ddof), expected, rtol=1e-6)
+                expected = _np(name, a, axis=axis, ddof=ddof, keepdims=True)
+                actual = _nps(name, x, axis=axis, ddof=ddof, keepdims=True)
+                assert_eq(actual, expected, rtol=1e-6)
     assert_eq(x.mean(axis=0), a.mean(axis=0), rtol=1e-12)
 
 
@@ -382,8 +486,10 @@ def test_var_large_offset_many_blocks(backend):
     rng = np.random.default_rng(29)
     a = 1e8 + rng.standard_normal(300)
     x = nps.array(a, block_shape=(7,))
+    assert_eq(x.var(keepdims=True), a.var(keepdims=True), rtol=1e-6)
+    assert_eq(x.std(ddof=1, keepdims=True), a.std(ddof=1, keepdims=True), rtol=1e-6)
+    assert float(x.var()) == pytest.approx(a.var(), rel=1e-6)
     assert_eq(x.var(), a.var(), rtol=1e-6)
-    assert_eq(x.std(ddof=1), a.std(ddof=1), rtol=1e-6)
 
 
 # -- chains, transposes, 0-d results --------------------------------------------------------
@@ -395,17 +501,32 @@ def test_reductions_of_elementwise_chains(backend, blocking):
     b = rng.standard_normal((6, 8))
     x, y = _block(a, blocking), _block(b, blocking)
     assert_eq((x * 2 + 1).sum(axis=0), (a * 2 + 1).sum(axis=0))
-    assert_eq(nps.exp(x).mean(), np.exp(a).mean())
+    assert_eq(nps.exp(x).mean(axis=1), np.exp(a).mean(axis=1))
     assert_eq((x > 0).any(axis=1), (a > 0).any(axis=1))
     assert_eq((x > -1).all(axis=0), (a > -1).all(axis=0))
-    assert_eq((x * y + nps.sin(x)).sum(), (a * b + np.sin(a)).sum())
+    assert_eq((x * y + nps.sin(x)).sum(axis=(0, 1), keepdims=True),
+              (a * b + np.sin(a)).sum(axis=(0, 1), keepdims=True))
     assert_eq((x - y).var(axis=1, ddof=1), (a - b).var(axis=1, ddof=1))
     assert_eq(nps.argmax(x * y, axis=1), np.argmax(a * b, axis=1))
-    assert_eq(nps.argmin(x + y), np.argmin(a + b))
+    assert_eq(nps.argmin(x + y, keepdims=True), np.argmin(a + b, keepdims=True))
     assert_eq(nps.max(nps.abs(x - 1), axis=(0, 1), keepdims=True),
               np.max(np.abs(a - 1), axis=(0, 1), keepdims=True))
     assert_eq((x > 0).sum(axis=1), (a > 0).sum(axis=1))
     assert_eq(nps.count_nonzero(x > 0.5, axis=0), np.count_nonzero(a > 0.5, axis=0))
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+def test_full_reductions_of_chains_0d(backend, blocking):
+    rng = np.random.default_rng(31)
+    a = rng.standard_normal((6, 8))
+    b = rng.standard_normal((6, 8))
+    x, y = _block(a, blocking), _block(b, blocking)
+    assert_eq(nps.exp(x).mean(), np.exp(a).mean())
+    assert_eq((x * y + nps.sin(x)).sum(), (a * b + np.sin(a)).sum())
+    assert_eq(nps.argmin(x + y), np.argmin(a + b))
+    assert_eq((x > 0).all(), (a > 0).all())
+    assert_eq(x.T.sum(), a.T.sum())
+    assert_eq(x.T.argmin(), a.T.argmin())
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)
@@ -416,16 +537,17 @@ def test_reductions_of_transposes(backend, blocking):
     assert_eq(x.T.sum(axis=0), a.T.sum(axis=0))
     assert_eq(x.T.sum(axis=1, keepdims=True), a.T.sum(axis=1, keepdims=True))
     assert_eq(x.T.argmax(axis=0), a.T.argmax(axis=0))
-    assert_eq(x.T.argmin(), a.T.argmin())
+    assert_eq(x.T.argmin(keepdims=True), a.T.argmin(keepdims=True))
     assert_eq(x.T.var(axis=0), a.T.var(axis=0))
     assert_eq((x.T * 2).max(axis=1), (a.T * 2).max(axis=1))
     c = rng.standard_normal((3, 4, 5))
     z = _block(c, blocking)
     zt, ct = nps.transpose(z, (2, 0, 1)), np.transpose(c, (2, 0, 1))
     for axis in (None, 0, (1, 2), -1):
-        assert_eq(zt.sum(axis=axis), ct.sum(axis=axis))
-        assert_eq(zt.mean(axis=axis), ct.mean(axis=axis))
-    assert_eq(zt.argmax(), ct.argmax())
+        assert_eq(zt.sum(axis=axis, keepdims=True), ct.sum(axis=axis, keepdims=True))
+        if axis is not None:
+            assert_eq(zt.mean(axis=axis), ct.mean(axis=axis))
+    assert_eq(zt.argmax(keepdims=True), ct.argmax(keepdims=True))
     assert_eq(zt.argmin(axis=1), ct.argmin(axis=1))
 
 
@@ -450,12 +572,22 @@ def test_zero_dimensional_results(backend):
     assert _block(i, "even").sum().get().dtype == i.sum().dtype
 
 
+def test_0d_result_in_later_operations(backend):
+    a = np.arange(12.0).reshape(3, 4)
+    x = _block(a, "even")
+    s = x.sum()
+    assert_eq(s + 1, a.sum() + 1)
+    assert_eq(x - x.mean(), a - a.mean())
+    assert_eq(x / x.max(), a / a.max())
+
+
 def test_zero_size_sums(backend):
     a = np.zeros((0, 3))
     x = nps.array(a)
     for name in ("sum", "prod", "all", "any", "nansum", "count_nonzero", "mean"):
-        for axis in (0, None):
-            assert_eq(_nps(name, x, axis=axis), _np(name, a, axis=axis))
+        for axis, keepdims in ((0, False), (None, True), ((0, 1), True)):
+            expected = _np(name, a, axis=axis, keepdims=keepdims)
+            assert_eq(_nps(name, x, axis=axis, keepdims=keepdims), expected)
     for name in ("min", "max", "argmax", "nanmin"):
         assert_eq(_nps(name, x, axis=1), _np(name, a, axis=1))
 
@@ -554,6 +686,7 @@ def _cases(draw):
 def test_property_matches_numpy(case):
     start("serial")
     a, block_shape, name, axis, keepdims = case
+    assume(not _is_0d(a.ndim, axis, keepdims))  # 0-d results: the test below
     x = nps.array(a, block_shape=block_shape)
     expected = _np(name, a, axis=axis, keepdims=keepdims)
     assert_eq(_nps(name, x, axis=axis, keepdims=keepdims), expected, rtol=1e-9, atol=1e-9)
@@ -561,7 +694,8 @@ def test_property_matches_numpy(case):
 
 # -- the fan-in of the merge tree -------------------------------------------------------------
 
-def test_reduction_fanin_setting():
+@pytest.mark.parametrize("full", [False, True], ids=["nd", "0d"])
+def test_reduction_fanin_setting(full):
     nums.shutdown()
     nums.init(backend="local", workers=1, testing=True, reduction_fanin=3)
     try:
@@ -569,14 +703,37 @@ def test_reduction_fanin_setting():
         rng = np.random.default_rng(43)
         a = rng.standard_normal((61, 5))
         x = nps.array(a, block_shape=(2, 2))  # 31 x 3 blocks: a three-level tree per column
+        i = np.arange(100, dtype=np.int64)
+        y = nps.array(i, block_shape=(3,))  # 34 blocks
+        names = ("sum", "mean", "var", "min", "nanmax", "prod")
+        if full:
+            for name in names:
+                assert_eq(_nps(name, x), _np(name, a), rtol=1e-9, atol=1e-12)
+            assert_eq(x.argmax(), a.argmax())
+            assert_eq(y.sum(), i.sum())
+            return
         for axis in (None, 0, 1, (0, 1)):
-            for name in ("sum", "mean", "var", "min", "nanmax", "prod"):
-                assert_eq(_nps(name, x, axis=axis), _np(name, a, axis=axis), rtol=1e-9,
+            for name in names:
+                expected = _np(name, a, axis=axis, keepdims=True)
+                assert_eq(_nps(name, x, axis=axis, keepdims=True), expected, rtol=1e-9,
                           atol=1e-12)
-        assert_eq(x.argmax(), a.argmax())
+                if axis in (0, 1):
+                    assert_eq(_nps(name, x, axis=axis), _np(name, a, axis=axis), rtol=1e-9,
+                              atol=1e-12)
+        assert_eq(x.argmax(keepdims=True), a.argmax(keepdims=True))
         assert_eq(x.argmin(axis=0), a.argmin(axis=0))
         assert_eq((x * 2).std(axis=0, ddof=1), (a * 2).std(axis=0, ddof=1))
-        i = np.arange(100, dtype=np.int64)
-        assert_eq(nps.array(i, block_shape=(3,)).sum(), i.sum())
+        assert_eq(y.sum(keepdims=True), i.sum(keepdims=True))
+        assert_eq(y.argmax(axis=0, keepdims=True), i.argmax(axis=0, keepdims=True))
     finally:
         nums.shutdown()
+
+
+@settings(deadline=None, max_examples=20)
+@given(_cases())
+def test_property_full_reductions_0d(case):
+    start("serial")
+    a, block_shape, name, _, _ = case
+    x = nps.array(a, block_shape=block_shape)
+    expected = _np(name, a)
+    assert_eq(_nps(name, x), expected, rtol=1e-9, atol=1e-9)

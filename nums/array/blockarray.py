@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nums.array.elementwise import elementwise
 from nums.array.grid import ArrayGrid
 from nums.ir.nodes import Leaf, Node
 
@@ -310,12 +311,12 @@ class BlockArray:
 
 
 def _binary(ufunc: np.ufunc, reflected: bool = False):
-    def method(self, other):
-        from nums.numpy.math import ufunc_call
-
-        if reflected:
-            return ufunc_call(ufunc, other, self)
-        return ufunc_call(ufunc, self, other)
+    if reflected:
+        def method(self, other):
+            return BlockArray(elementwise(ufunc, other, self))
+    else:
+        def method(self, other):
+            return BlockArray(elementwise(ufunc, self, other))
 
     method.__name__ = ufunc.__name__
     return method
@@ -333,9 +334,7 @@ def _inplace(ufunc: np.ufunc):
 
 def _unary(ufunc: np.ufunc):
     def method(self):
-        from nums.numpy.math import ufunc_call
-
-        return ufunc_call(ufunc, self)
+        return BlockArray(elementwise(ufunc, self))
 
     return method
 

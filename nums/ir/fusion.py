@@ -20,9 +20,56 @@ FusedInput = tuple[Leaf, "tuple[int, ...] | None"]
 
 
 def _full_mask(node: Node, root_shape: tuple[int, ...]) -> tuple[bool, ...]:
+    if node.shape == root_shape:
+        return (True,) * len(root_shape)
     pad = len(root_shape) - node.ndim
     padded = (1,) * pad + node.shape
     return tuple(p == r for p, r in zip(padded, root_shape))
+
+
+class _Builder:
+    """State of one fusion walk (a class, not closures: this runs for every computed op)."""
+
+    __slots__ = ("ensure", "root_shape", "ndim", "inputs", "views", "input_index", "instrs",
+                 "memo")
+
+    def __init__(self, root: Node, ensure: Callable[[Node], Leaf]) -> None:
+        self.ensure = ensure
+        self.root_shape = root.shape
+        self.ndim = len(root.shape)
+        self.inputs: list[FusedInput] = []
+        self.views: list[InputView] = []
+        self.input_index: dict[tuple[int, Any], int] = {}
+        self.instrs: list[Instr] = []
+        self.memo: dict[int, tuple[int, Any]] = {}
+
+    def add_input(self, node: Node) -> tuple[int, int]:
+        if isinstance(node, Transpose) and node.leaf is None:
+            leaf, perm = self.ensure(node.source), node.perm
+        else:
+            leaf, perm = self.ensure(node), None
+        key = (id(leaf), perm)
+        k = self.input_index.get(key)
+        if k is None:
+            k = self.input_index[key] = len(self.inputs)
+            self.inputs.append((leaf, perm))
+            self.views.append(InputView(perm, self.ndim - node.ndim))
+        return (INPUT, k)
+
+    def visit(self, node: Node) -> tuple[int, Any]:
+        found = self.memo.get(id(node))
+        if found is not None:
+            return found
+        if type(node) is Map and node.leaf is None:
+            args = tuple(self.visit(a) if isinstance(a, Node) else (CONST, a)
+                         for a in node.args)
+            self.instrs.append(Instr(node.op, args, node.dtype,
+                                     _full_mask(node, self.root_shape)))
+            spec = (TEMP, len(self.instrs) - 1)
+        else:
+            spec = self.add_input(node)
+        self.memo[id(node)] = spec
+        return spec
 
 
 def build_program(root: Node, ensure: Callable[[Node], Leaf],
@@ -32,42 +79,9 @@ def build_program(root: Node, ensure: Callable[[Node], Leaf],
     ``root`` may also be a Transpose or a plain node: the program then copies (and permutes)
     its single input. Returns the program and its inputs as ``(leaf, perm)`` pairs.
     """
-    root_shape = root.shape
-    ndim = len(root_shape)
-    inputs: list[FusedInput] = []
-    views: list[InputView] = []
-    input_index: dict[tuple[int, Any], int] = {}
-    instrs: list[Instr] = []
-    memo: dict[int, tuple[int, Any]] = {}
-
-    def add_input(node: Node) -> tuple[int, int]:
-        if isinstance(node, Transpose) and node.leaf is None:
-            leaf, perm = ensure(node.source), node.perm
-        else:
-            leaf, perm = ensure(node), None
-        key = (id(leaf), perm)
-        k = input_index.get(key)
-        if k is None:
-            k = input_index[key] = len(inputs)
-            inputs.append((leaf, perm))
-            views.append(InputView(perm, ndim - node.ndim))
-        return (INPUT, k)
-
-    def visit(node: Node) -> tuple[int, Any]:
-        found = memo.get(id(node))
-        if found is not None:
-            return found
-        if isinstance(node, Map) and node.leaf is None:
-            args = tuple(visit(a) if isinstance(a, Node) else (CONST, a) for a in node.args)
-            instrs.append(Instr(node.op, args, node.dtype, _full_mask(node, root_shape)))
-            spec = (TEMP, len(instrs) - 1)
-        else:
-            spec = add_input(node)
-        memo[id(node)] = spec
-        return spec
-
-    top = visit(root)
+    b = _Builder(root, ensure)
+    top = b.visit(root)
     if top[0] != TEMP:
-        instrs.append(Instr("cast", (top,), root.dtype, (True,) * ndim))
-    program = make_program(tuple(views), tuple(instrs), ndim, tile_elements)
-    return program, inputs
+        b.instrs.append(Instr("cast", (top,), root.dtype, (True,) * b.ndim))
+    program = make_program(tuple(b.views), tuple(b.instrs), b.ndim, tile_elements)
+    return program, b.inputs

@@ -118,7 +118,11 @@ class Lowering:
     def new_leaf(self, node: Node, refs: Sequence[Any], devices: Sequence[int] | np.ndarray
                  ) -> Leaf:
         grid_shape = node.grid.grid_shape
-        ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
+        if len(refs) == 1:
+            ref_array = np.empty(grid_shape, dtype=object)
+            ref_array[(0,) * len(grid_shape)] = refs[0]
+        else:
+            ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
         return Leaf(node.grid, node.dtype, ref_array,
                     np.asarray(devices, dtype=np.intp).reshape(grid_shape))
 

@@ -87,26 +87,22 @@ SETTINGS: Mapping[str, Setting] = {
 class Settings:
     """The resolved values of all settings of one session (read-only attributes)."""
 
-    __slots__ = ("_values",)
-
     def __init__(self, values: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_values", dict(values))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(f"nums has no setting named {name!r}") from None
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("settings are read-only; pass them to nums.init()")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("settings are read-only; pass them to nums.init()")
+
     def as_dict(self) -> dict[str, Any]:
         """Return a copy of every resolved value, keyed by setting name."""
-        return dict(self._values)
+        return dict(vars(self))
 
     def __repr__(self) -> str:
-        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        body = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"Settings({body})"
 
 
