@@ -12,7 +12,7 @@ from nums.ir.nodes import Node
 from nums.runtime.session import current
 
 __all__ = ["check_dtype", "grid_for", "node_from_numpy", "is_blockarray", "to_node",
-           "SUPPORTED_KINDS"]
+           "as_blockarray", "SUPPORTED_KINDS"]
 
 SUPPORTED_KINDS = "biufc"
 
@@ -72,3 +72,13 @@ def to_node(x: Any, grid: ArrayGrid | None = None) -> Node:
     if is_blockarray(x):
         return x._node
     return node_from_numpy(np.asarray(x), grid=grid, copy=True)
+
+
+def as_blockarray(x: Any) -> Any:
+    """``x`` itself if it is a BlockArray, else a BlockArray of ``np.asarray(x)`` (default
+    blocks; a NumPy input is read without copying on the local backend)."""
+    if is_blockarray(x):
+        return x
+    from nums.array.blockarray import BlockArray
+
+    return BlockArray(node_from_numpy(np.asarray(x), copy=False))

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from nums.array.blockarray import BlockArray
-from nums.array.conversion import grid_for, is_blockarray
+from nums.array.conversion import as_blockarray, grid_for, is_blockarray
 from nums.array.elementwise import broadcast_node, cast_node, transpose_node
 from nums.ir import movement
 from nums.runtime.session import current
@@ -25,13 +25,6 @@ __all__ = ["reshape", "ravel", "transpose", "expand_dims", "squeeze", "swapaxes"
            "concatenate", "stack", "hstack", "vstack", "dstack", "broadcast_to",
            "atleast_1d", "atleast_2d", "atleast_3d", "shape", "ndim", "size", "copy"]
 
-
-def _block(a: Any) -> BlockArray:
-    if is_blockarray(a):
-        return a
-    from nums.numpy.creation import asarray
-
-    return asarray(a)
 
 
 def _new_shape(size: int, shape: Any) -> tuple[int, ...]:
@@ -76,7 +69,7 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *,
     """
     if order != "C":
         raise NotImplementedError("nums reshapes in C order only")
-    a = _block(a)
+    a = as_blockarray(a)
     shape = newshape if shape is None else shape
     new = _new_shape(a.size, shape)
     node = movement.reshape(a._node, new, current().settings.block_size)
@@ -113,7 +106,7 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(a)
+    a = as_blockarray(a)
     if axes is None:
         perm = tuple(range(a.ndim))[::-1]
     else:
@@ -135,7 +128,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(a)
+    a = as_blockarray(a)
     i = normalize_axis_index(axis1, a.ndim, "axis1")
     j = normalize_axis_index(axis2, a.ndim, "axis2")
     perm = list(range(a.ndim))
@@ -155,7 +148,7 @@ def moveaxis(a: Any, source: Any, destination: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(a)
+    a = as_blockarray(a)
     src = normalize_axis_tuple(source, a.ndim, "source")
     dst = normalize_axis_tuple(destination, a.ndim, "destination")
     if len(src) != len(dst):
@@ -179,7 +172,7 @@ def expand_dims(a: Any, axis: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(a)
+    a = as_blockarray(a)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = a.ndim + len(axes)
     axes = normalize_axis_tuple(axes, out_ndim)
@@ -200,7 +193,7 @@ def squeeze(a: Any, axis: Any = None) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(a)
+    a = as_blockarray(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
     else:
@@ -230,7 +223,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype: Any = None,
     -------
     BlockArray
     """
-    blocks = [_block(x) for x in arrays]
+    blocks = [as_blockarray(x) for x in arrays]
     if not blocks:
         raise ValueError("need at least one array to concatenate")
     if axis is None:
@@ -280,7 +273,7 @@ def stack(arrays: Sequence[Any], axis: int = 0) -> BlockArray:
     -------
     BlockArray
     """
-    blocks = [_block(x) for x in arrays]
+    blocks = [as_blockarray(x) for x in arrays]
     if not blocks:
         raise ValueError("need at least one array to stack")
     if any(b.shape != blocks[0].shape for b in blocks):
@@ -300,7 +293,7 @@ def atleast_1d(*arys: Any) -> Any:
     -------
     BlockArray or list of BlockArray
     """
-    out = [reshape(a, (1,)) if _block(a).ndim == 0 else _block(a) for a in arys]
+    out = [reshape(a, (1,)) if as_blockarray(a).ndim == 0 else as_blockarray(a) for a in arys]
     return out[0] if len(out) == 1 else out
 
 
@@ -317,7 +310,7 @@ def atleast_2d(*arys: Any) -> Any:
     """
     out = []
     for a in arys:
-        a = _block(a)
+        a = as_blockarray(a)
         out.append(reshape(a, (1,) * (2 - a.ndim) + a.shape) if a.ndim < 2 else a)
     return out[0] if len(out) == 1 else out
 
@@ -336,7 +329,7 @@ def atleast_3d(*arys: Any) -> Any:
     """
     out = []
     for a in arys:
-        a = _block(a)
+        a = as_blockarray(a)
         if a.ndim == 0:
             a = reshape(a, (1, 1, 1))
         elif a.ndim == 1:
@@ -402,7 +395,7 @@ def broadcast_to(array: Any, shape: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a = _block(array)
+    a = as_blockarray(array)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return BlockArray(broadcast_node(a._node, shape))
 
@@ -460,4 +453,4 @@ def copy(a: Any) -> BlockArray:
     -------
     BlockArray
     """
-    return _block(a).copy()
+    return as_blockarray(a).copy()

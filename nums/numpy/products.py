@@ -16,17 +16,10 @@ from numpy.lib.array_utils import normalize_axis_index
 
 from nums.array import contraction
 from nums.array.blockarray import BlockArray
-from nums.array.conversion import is_blockarray
+from nums.array.conversion import as_blockarray
 
 __all__ = ["matmul", "dot", "tensordot", "inner", "outer", "vdot"]
 
-
-def _block(a: Any) -> BlockArray:
-    if is_blockarray(a):
-        return a
-    from nums.numpy.creation import asarray
-
-    return asarray(a)
 
 
 def matmul(a: Any, b: Any) -> BlockArray:
@@ -41,7 +34,7 @@ def matmul(a: Any, b: Any) -> BlockArray:
     -------
     BlockArray
     """
-    return BlockArray(contraction.matmul(_block(a)._node, _block(b)._node))
+    return BlockArray(contraction.matmul(as_blockarray(a)._node, as_blockarray(b)._node))
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> BlockArray:
@@ -57,7 +50,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> BlockArray:
     -------
     BlockArray
     """
-    a, b = _block(a), _block(b)
+    a, b = as_blockarray(a), as_blockarray(b)
     try:
         n = operator.index(axes)
         if n < 0:
@@ -89,7 +82,7 @@ def dot(a: Any, b: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a, b = _block(a), _block(b)
+    a, b = as_blockarray(a), as_blockarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if b.ndim == 1:
@@ -110,7 +103,7 @@ def inner(a: Any, b: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a, b = _block(a), _block(b)
+    a, b = as_blockarray(a), as_blockarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 1,)))
@@ -127,7 +120,7 @@ def outer(a: Any, b: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a, b = _block(a).ravel(), _block(b).ravel()
+    a, b = as_blockarray(a).ravel(), as_blockarray(b).ravel()
     return a[:, None] * b[None, :]
 
 
@@ -143,7 +136,7 @@ def vdot(a: Any, b: Any) -> BlockArray:
     -------
     BlockArray
     """
-    a, b = _block(a).ravel(), _block(b).ravel()
+    a, b = as_blockarray(a).ravel(), as_blockarray(b).ravel()
     if a.size != b.size:
         raise ValueError("cannot reshape array: vdot needs arrays of the same size")
     if a.dtype.kind == "c":

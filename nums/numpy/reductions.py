@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nums.array.blockarray import BlockArray
-from nums.array.conversion import is_blockarray
+from nums.array.conversion import as_blockarray, is_blockarray
 from nums.array.reduction import reduce
 
 __all__ = ["sum", "prod", "mean", "std", "var", "min", "max", "amin", "amax", "argmin",
@@ -19,26 +19,19 @@ __all__ = ["sum", "prod", "mean", "std", "var", "min", "max", "amin", "amax", "a
            "nanmin", "nanmax", "ptp", "count_nonzero", "average"]
 
 
-def _as_block(a: Any) -> BlockArray:
-    if is_blockarray(a):
-        return a
-    from nums.numpy.creation import asarray
-
-    return asarray(a)
-
 
 def _reduction(name: str, doc: str, with_dtype: bool = False, with_ddof: bool = False):
     if with_ddof:
         def fn(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-            return _finish(BlockArray(reduce(name, _as_block(a)._node, axis, keepdims, dtype,
+            return _finish(BlockArray(reduce(name, as_blockarray(a)._node, axis, keepdims, dtype,
                                              ddof)), out)
     elif with_dtype:
         def fn(a, axis=None, dtype=None, out=None, keepdims=False):
-            return _finish(BlockArray(reduce(name, _as_block(a)._node, axis, keepdims, dtype)),
+            return _finish(BlockArray(reduce(name, as_blockarray(a)._node, axis, keepdims, dtype)),
                            out)
     else:
         def fn(a, axis=None, out=None, keepdims=False):
-            return _finish(BlockArray(reduce(name, _as_block(a)._node, axis, keepdims)), out)
+            return _finish(BlockArray(reduce(name, as_blockarray(a)._node, axis, keepdims)), out)
     fn.__name__ = fn.__qualname__ = name
     params = ("Parameters\n----------\na : array_like\naxis : None, int or tuple of int\n"
               "    Axes to reduce (None: all)." + ("\ndtype : dtype, optional\n    Accumulator "
@@ -98,7 +91,7 @@ def argmin(a: Any, axis: int | None = None, out: Any = None, *,
     -------
     BlockArray
     """
-    return _finish(BlockArray(reduce("argmin", _as_block(a)._node, axis, keepdims)), out)
+    return _finish(BlockArray(reduce("argmin", as_blockarray(a)._node, axis, keepdims)), out)
 
 
 def argmax(a: Any, axis: int | None = None, out: Any = None, *,
@@ -117,7 +110,7 @@ def argmax(a: Any, axis: int | None = None, out: Any = None, *,
     -------
     BlockArray
     """
-    return _finish(BlockArray(reduce("argmax", _as_block(a)._node, axis, keepdims)), out)
+    return _finish(BlockArray(reduce("argmax", as_blockarray(a)._node, axis, keepdims)), out)
 
 
 def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> BlockArray:
@@ -134,7 +127,7 @@ def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Bl
     -------
     BlockArray
     """
-    a = _as_block(a)
+    a = as_blockarray(a)
     return _finish(max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims), out)
 
 
@@ -151,7 +144,7 @@ def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> BlockA
     -------
     BlockArray
     """
-    return sum(_as_block(a).astype(bool), axis=axis, keepdims=keepdims, dtype="intp")
+    return sum(as_blockarray(a).astype(bool), axis=axis, keepdims=keepdims, dtype="intp")
 
 
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
@@ -172,14 +165,14 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     -------
     BlockArray, or (average, sum of weights)
     """
-    a = _as_block(a)
+    a = as_blockarray(a)
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         scale = a.size / max(avg.size, 1)
         from nums.numpy.creation import full_like
 
         return (avg, full_like(avg, scale)) if returned else avg
-    w = _as_block(weights)
+    w = as_blockarray(weights)
     total = sum(w * 1.0 if w.dtype.kind in "biu" else w, axis=axis, keepdims=keepdims)
     avg = sum(a * w, axis=axis, keepdims=keepdims) / total
     return (avg, total) if returned else avg
