@@ -93,7 +93,7 @@ SPECIAL_OPS: dict[str, Callable[..., np.ndarray]] = {
 
 def apply_op(op: Any, args: list[Any], out: np.ndarray) -> np.ndarray:
     """Run one instruction's operation on ``args`` into ``out``."""
-    if isinstance(op, np.ufunc):
+    if type(op) is np.ufunc:
         return op(*args, out=out)
     if isinstance(op, str):
         return SPECIAL_OPS[op](*args, out=out)
@@ -165,8 +165,12 @@ def _slots(instrs: tuple[Instr, ...]) -> list[int]:
 def _evaluate(instrs: tuple[Instr, ...], slots: tuple[int, ...], inputs: list[Any],
               tile_shape: tuple[int, ...], flat: bool, out: np.ndarray | None) -> Any:
     """Run every instruction on one tile; the last writes into ``out`` when given."""
-    temps: list[Any] = []
     last = len(instrs) - 1
+    if last == 0 and out is not None:  # one instruction straight into the output
+        ins = instrs[0]
+        args = [inputs[v] if kind == INPUT else v for kind, v in ins.args]
+        return apply_op(ins.op, args, out)
+    temps: list[Any] = []
     for j, ins in enumerate(instrs):
         args = [inputs[v] if kind == INPUT else (v if kind == CONST else temps[v])
                 for kind, v in ins.args]

@@ -21,6 +21,8 @@ import numpy as np
 
 from nums.array.elementwise import elementwise
 from nums.array.grid import ArrayGrid
+from nums.ir.lower import fetch, materialize
+from nums.ir.movement import getitem
 from nums.ir.nodes import Leaf, Node
 
 __all__ = ["BlockArray"]
@@ -103,8 +105,6 @@ class BlockArray:
 
     # -- computing -----------------------------------------------------------------------
     def _leaf(self) -> Leaf:
-        from nums.ir.lower import materialize
-
         node = self._node
         if node.leaf is None:
             materialize([node])
@@ -118,8 +118,6 @@ class BlockArray:
 
     def get(self) -> np.ndarray:
         """Compute the array and return it as a NumPy array."""
-        from nums.ir.lower import fetch
-
         return fetch(self._leaf())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -233,8 +231,6 @@ class BlockArray:
 
     # -- indexing ------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> BlockArray:
-        from nums.ir.movement import getitem
-
         return BlockArray(getitem(self._node, index))
 
     def __setitem__(self, index: Any, value: Any) -> None:

@@ -43,7 +43,8 @@ def default_block_shape(shape: Sequence[int], itemsize: int, target_bytes: int,
 
     Trailing axes are kept whole as long as possible (blocks stay contiguous in C order), the
     leading axis is split first. Arrays larger than ``num_devices`` minimum-size blocks are cut
-    into at least ``num_devices`` blocks so every device gets work.
+    into at least ``num_devices`` blocks so every device gets work, and the number of blocks
+    along the split axis is rounded up to a multiple of ``num_devices`` where that is possible.
     """
     shape = tuple(int(n) for n in shape)
     if not shape:
@@ -63,6 +64,13 @@ def default_block_shape(shape: Sequence[int], itemsize: int, target_bytes: int,
         block[axis] = max(1, target // inner)
         for earlier in range(axis):
             block[earlier] = 1
+        leading = math.prod(shape[:axis])
+        count = -(-shape[axis] // block[axis])
+        if num_devices > 1 and leading == 1 and count % num_devices:
+            # A few blocks that do not divide evenly over the devices leave some idle in the
+            # last round; a few more, slightly smaller blocks balance the rounds.
+            rounds = -(-count // num_devices)
+            block[axis] = max(1, -(-shape[axis] // (rounds * num_devices)))
         break
     return tuple(max(1, b) if n > 0 else 0 for b, n in zip(block, shape))
 

@@ -347,9 +347,10 @@ def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:
     """Wait for a Leaf's blocks and assemble them into one NumPy array."""
     session = session or current()
     refs = leaf.refs
-    values = session.executor.get(list(refs.ravel()))
     if refs.size == 1:  # a copy: the caller may write to it, blocks stay immutable
-        return np.array(values[0], dtype=leaf.dtype, copy=True).reshape(leaf.shape)
+        (value,) = session.executor.get([refs.flat[0]])
+        return np.array(value, dtype=leaf.dtype, copy=True).reshape(leaf.shape)
+    values = session.executor.get(list(refs.ravel()))
     out = np.empty(leaf.shape, dtype=leaf.dtype)
     for index, value in zip(leaf.grid.indices(), values):
         out[leaf.grid.block_slices(index)] = value

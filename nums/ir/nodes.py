@@ -25,6 +25,8 @@ from nums.array.grid import ArrayGrid
 
 __all__ = ["Node", "Leaf", "Map", "Transpose", "Reduce", "Contract", "Move", "Create"]
 
+_F8 = np.dtype(np.float64)
+
 
 class Node:
     """Base of all IR nodes."""
@@ -34,7 +36,8 @@ class Node:
     def __init__(self, grid: ArrayGrid, dtype: np.dtype) -> None:
         self.grid = grid
         self.shape = grid.shape
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype if type(dtype) is type(_F8) or isinstance(dtype, np.dtype) \
+            else np.dtype(dtype)
         self.leaf: Leaf | None = None
 
     @property
@@ -59,7 +62,16 @@ class Leaf(Node):
         super().__init__(grid, dtype)
         self.refs = refs
         self.devices = devices
-        self.leaf = self
+
+    # A Leaf is its own result. A property, not ``self.leaf = self``: a self-reference would
+    # make every Leaf cyclic garbage, keeping its blocks alive until the cycle collector runs.
+    @property  # type: ignore[override]
+    def leaf(self) -> Leaf:
+        return self
+
+    @leaf.setter
+    def leaf(self, value: Any) -> None:
+        pass
 
 
 class Map(Node):
@@ -75,7 +87,11 @@ class Map(Node):
         super().__init__(grid, dtype)
         self.op = op
         self.args = args
-        self.depth = 1 + max((a.depth for a in args if isinstance(a, Map)), default=0)
+        depth = 0
+        for a in args:
+            if type(a) is Map and a.depth > depth:
+                depth = a.depth
+        self.depth = depth + 1
 
     def inputs(self) -> tuple[Node, ...]:
         return tuple(a for a in self.args if isinstance(a, Node))

@@ -72,7 +72,7 @@ SETTINGS: Mapping[str, Setting] = {
                 "Target bytes per block when a creation call gives no block_shape."),
         Setting("reduction_fanin", "NUMS_REDUCTION_FANIN", 8, 2, int,
                 "How many partial results one combine step of a tree reduction takes."),
-        Setting("tile_elements", "NUMS_TILE_ELEMENTS", 32768, 64, int,
+        Setting("tile_elements", "NUMS_TILE_ELEMENTS", 65536, 64, int,
                 "Elements per tile when a fused kernel walks a block (cache-sized)."),
         Setting("max_fused_ops", "NUMS_MAX_FUSED_OPS", 64, 64, int,
                 "Longest elementwise chain fused into one kernel before it is computed."),
