@@ -84,7 +84,8 @@ class ArrayGrid:
         Block lengths along each axis.
     """
 
-    __slots__ = ("chunks", "shape", "grid_shape", "offsets", "_block_shape")
+    __slots__ = ("chunks", "shape", "grid_shape", "offsets", "_block_shape", "_nbytes",
+                 "num_blocks")
 
     def __init__(self, chunks: Sequence[Sequence[int]]) -> None:
         self.chunks = tuple(tuple(int(c) for c in axis) for axis in chunks)
@@ -93,6 +94,8 @@ class ArrayGrid:
         self.offsets = tuple(tuple(itertools.accumulate(axis, initial=0))
                              for axis in self.chunks)
         self._block_shape = tuple(max(axis) for axis in self.chunks)
+        self._nbytes: dict[int, np.ndarray] = {}
+        self.num_blocks = math.prod(self.grid_shape)
 
     @classmethod
     def regular(cls, shape: Sequence[int], block_shape: Sequence[int]) -> ArrayGrid:
@@ -107,10 +110,6 @@ class ArrayGrid:
     def block_shape(self) -> tuple[int, ...]:
         """Shape of the largest (first) block."""
         return self._block_shape
-
-    @property
-    def num_blocks(self) -> int:
-        return math.prod(self.grid_shape)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ArrayGrid) and self.chunks == other.chunks
@@ -141,6 +140,20 @@ class ArrayGrid:
     def locate(self, axis: int, position: int) -> int:
         """Index of the block along ``axis`` that holds element ``position``."""
         return bisect.bisect_right(self.offsets[axis], position) - 1
+
+    def block_nbytes(self, itemsize: int) -> np.ndarray:
+        """Bytes of every block for elements of ``itemsize`` bytes (float array of
+        ``grid_shape``; cached, read-only)."""
+        found = self._nbytes.get(itemsize)
+        if found is None:
+            found = np.full(self.grid_shape, float(itemsize))
+            for axis, chunks in enumerate(self.chunks):
+                view = [1] * self.ndim
+                view[axis] = len(chunks)
+                found = found * np.asarray(chunks, dtype=np.float64).reshape(view)
+            found.setflags(write=False)
+            self._nbytes[itemsize] = found
+        return found
 
     def block_shapes(self) -> np.ndarray:
         """Object array of ``grid_shape`` holding every block's shape."""

@@ -75,10 +75,16 @@ def _block_shapes(grid: ArrayGrid) -> list[tuple[int, ...]]:
     return list(itertools.product(*grid.chunks))
 
 
+def block_nbytes(grid: ArrayGrid, itemsize: int) -> np.ndarray:
+    """Bytes of every block of ``grid``, as a float array of its grid shape."""
+    return grid.block_nbytes(itemsize)
+
+
 def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
              grid_shape: tuple[int, ...], what: str = "refs") -> np.ndarray:
     """``leaf.refs`` (or ``devices``) viewed in output-block coordinates, flattened."""
-    arr = getattr(leaf, what)
+    arr = block_nbytes(leaf.grid, leaf.dtype.itemsize) if what == "nbytes" \
+        else getattr(leaf, what)
     if perm is None and arr.shape == grid_shape:
         return arr.reshape(-1)
     if perm is not None:
@@ -92,6 +98,21 @@ def _no_flush() -> None:
     return None
 
 
+def _partial_nbytes(node: Reduce):
+    """Bytes of one partial of ``node`` for an input block of a given shape."""
+    parts = {"mean": 2, "nanmean": 2, "var": 3, "std": 3, "nanvar": 3, "nanstd": 3,
+             "argmin": 2, "argmax": 2}.get(node.name, 1)
+    itemsize = max(node.acc_dtype.itemsize if node.acc_dtype is not None else 0,
+                   node.dtype.itemsize, 8)
+    axes = node.axes
+
+    def nbytes(shape: tuple[int, ...]) -> float:
+        return float(parts * itemsize * math.prod(1 if a in axes else n
+                                                  for a, n in enumerate(shape)))
+
+    return nbytes
+
+
 class Lowering:
     """One materialisation job on the current session."""
 
@@ -101,7 +122,9 @@ class Lowering:
         self.devices = session.devices
         self.settings = session.settings
         self.placement = session.placement
+        self.place = session.placement.place
         self.flush = getattr(self.executor, "flush", _no_flush)
+        session.placement.begin_job()
 
     def ensure(self, node: Node) -> Leaf:
         """The node's result as a Leaf, computing it (and what it needs) if necessary."""
@@ -124,26 +147,42 @@ class Lowering:
         else:
             ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
         return Leaf(node.grid, node.dtype, ref_array,
-                    np.asarray(devices, dtype=np.intp).reshape(grid_shape))
+                    np.asarray(devices, dtype=np.intp).reshape(grid_shape),
+                    self.placement.release_leaf)
 
     # -- elementwise -------------------------------------------------------------------
     def lower_map(self, node: Node) -> Leaf:
         program, inputs = build_program(node, self.ensure, self.settings.tile_elements)
         grid_shape = node.grid.grid_shape
+        if node.grid.num_blocks == 1:  # one output block: every input has one block too
+            in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
+            in_sizes = [float(leaf.grid.block_nbytes(leaf.dtype.itemsize).flat[0])
+                        for leaf, _ in inputs]
+            default = int(self.placement.output_devices(grid_shape).flat[0])
+            out_size = float(node.grid.block_nbytes(node.dtype.itemsize).flat[0])
+            d = self.place(in_devs, in_sizes, out_size, default)
+            ref = self.executor.submit(K.fused_map, (program, node.grid.shape,
+                                                     *[leaf.refs.flat[0] for leaf, _ in inputs]),
+                                       self.devices[d])
+            return self.new_leaf(node, [ref], [d])
         ndim = node.ndim
         columns = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
-        out_devices = self.placement.output_devices(grid_shape).ravel()
-        submit, devices, fused = self.executor.submit, self.devices, K.fused_map
+        in_devs = [_aligned(leaf, perm, ndim, grid_shape, "devices").tolist()
+                   for leaf, perm in inputs]
+        in_sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes").tolist()
+                    for leaf, perm in inputs]
+        defaults = self.placement.output_devices(grid_shape).ravel().tolist()
+        out_sizes = block_nbytes(node.grid, node.dtype.itemsize).ravel().tolist()
+        submit, devices, fused, place = self.executor.submit, self.devices, K.fused_map, \
+            self.place
         shapes = _block_shapes(node.grid)
-        if len(columns) == 1:
-            (column,) = columns
-            refs = [submit(fused, (program, shape, ref), devices[d])
-                    for shape, d, ref in zip(shapes, out_devices, column)]
-        else:
-            rows = zip(*columns) if columns else itertools.repeat((), len(shapes))
-            refs = [submit(fused, (program, shape, *row), devices[d])
-                    for shape, d, row in zip(shapes, out_devices, rows)]
-        return self.new_leaf(node, refs, out_devices)
+        refs, devs = [], []
+        for i, shape in enumerate(shapes):
+            d = place([c[i] for c in in_devs], [c[i] for c in in_sizes], out_sizes[i],
+                      defaults[i])
+            refs.append(submit(fused, (program, shape, *[c[i] for c in columns]), devices[d]))
+            devs.append(d)
+        return self.new_leaf(node, refs, devs)
 
     # -- reductions --------------------------------------------------------------------
     def lower_reduce(self, node: Reduce) -> Leaf:
@@ -157,23 +196,31 @@ class Lowering:
         else:  # reduce the blocks as they are: no program, no copy
             program, inputs = None, [(self.ensure(source), None)]
         src_shape = src_grid.grid_shape
-        columns = [_aligned(leaf, perm, source.ndim, src_shape) for leaf, perm in inputs]
-        in_devices = self.placement.output_devices(src_shape).ravel()
+        ndim = source.ndim
+        columns = [_aligned(leaf, perm, ndim, src_shape) for leaf, perm in inputs]
+        in_devs = [_aligned(leaf, perm, ndim, src_shape, "devices").tolist()
+                   for leaf, perm in inputs]
+        in_sizes = [_aligned(leaf, perm, ndim, src_shape, "nbytes").tolist()
+                    for leaf, perm in inputs]
         reduced_extent = math.prod(src_shape[a] for a in axes)
         finalize_now = reduced_extent == 1
-        submit, devices = self.executor.submit, self.devices
+        submit, devices, place = self.executor.submit, self.devices, self.place
+        part_bytes = _partial_nbytes(node)
         partials: dict[tuple[int, ...], list[tuple[Any, int]]] = {}
         for i, index in enumerate(itertools.product(*(range(g) for g in src_shape))):
             shape = src_grid.block_shape_at(index)
             offset = src_grid.block_offset(index)
-            d = in_devices[i]
+            key = tuple(0 if a in axes else j for a, j in enumerate(index))
+            devs_i = [c[i] for c in in_devs]
+            d = place(devs_i, [c[i] for c in in_sizes],
+                      part_bytes(shape), devs_i[0] if devs_i else 0)
             ref = submit(K.fused_reduce,
                          (program, spec, offset, shape, finalize_now,
                           *[c[i] for c in columns]), devices[d])
-            key = tuple(0 if a in axes else j for a, j in enumerate(index))
-            partials.setdefault(key, []).append((ref, d))
+            partials.setdefault(key, []).append((ref, d, part_bytes(shape)))
         out_grid_shape = node.grid.grid_shape
         out_devices = self.placement.output_devices(out_grid_shape)
+        out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
         refs, devs = [], []
         fanin = max(2, self.settings.reduction_fanin)
         for key, group in partials.items():
@@ -185,11 +232,18 @@ class Lowering:
                 devs.append(group[0][1])
                 continue
             while len(group) > 1:
-                group = [(submit(K.reduce_merge, (spec, *[r for r, _ in chunk]),
-                                 devices[chunk[0][1]]), chunk[0][1])
-                         for chunk in (group[s:s + fanin] for s in range(0, len(group), fanin))]
-            refs.append(submit(K.reduce_finalize, (spec, group[0][0]), devices[target]))
-            devs.append(target)
+                merged = []
+                for chunk in (group[s:s + fanin] for s in range(0, len(group), fanin)):
+                    size = chunk[0][2]
+                    d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
+                    merged.append((submit(K.reduce_merge, (spec, *[c[0] for c in chunk]),
+                                          devices[d]), d, size))
+                group = merged
+            ref, src, size = group[0]
+            out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
+            d = place([src], [size], out_size, target)
+            refs.append(submit(K.reduce_finalize, (spec, ref), devices[d]))
+            devs.append(d)
         return self.new_leaf(node, refs, devs)
 
     # -- contractions ------------------------------------------------------------------
@@ -207,7 +261,10 @@ class Lowering:
         a_refs, a_devs, perm_a = self._operand(node.a)
         b_refs, b_devs, perm_b = self._operand(node.b)
         a_chunks, b_chunks = node.a.grid.chunks, node.b.grid.chunks
+        a_bytes = block_nbytes(node.a.grid, node.a.dtype.itemsize)
+        b_bytes = block_nbytes(node.b.grid, node.b.dtype.itemsize)
         grid_shape = node.grid.grid_shape
+        out_nbytes = block_nbytes(node.grid, node.dtype.itemsize)
         fanin = max(2, self.settings.reduction_fanin)
         submit, devices = self.executor.submit, self.devices
         if node.op == "tensordot":
@@ -249,20 +306,28 @@ class Lowering:
                     bi[b], b_sel[b] = jb, sb
                 pairs.append((tuple(ai), tuple(bi), _selection(a_sel), _selection(b_sel)))
             groups = []
+            out_size = float(out_nbytes[out_index])
             for s in range(0, len(pairs), per_group):
                 chunk = pairs[s:s + per_group]
                 args: list[Any] = []
+                src_devs: list[int] = []
+                src_sizes: list[float] = []
                 for ai, bi, _, _ in chunk:
                     args += [a_refs[ai], b_refs[bi]]
+                    src_devs += [int(a_devs[ai]), int(b_devs[bi])]
+                    src_sizes += [float(a_bytes[ai]), float(b_bytes[bi])]
                 sels = tuple((sa, sb) for _, _, sa, sb in chunk)
-                d = int(a_devs[chunk[0][0]])
+                d = self.place(src_devs, src_sizes, out_size, src_devs[0])
                 groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
                                                        node.dtype, sels, *args), devices[d]), d))
             while len(groups) > 1:
-                groups = [(submit(K.add_blocks, tuple(r for r, _ in chunk),
-                                  devices[chunk[0][1]]), chunk[0][1])
-                          for chunk in (groups[s:s + fanin]
-                                        for s in range(0, len(groups), fanin))]
+                summed = []
+                for chunk in (groups[s:s + fanin] for s in range(0, len(groups), fanin)):
+                    d = self.place([c[1] for c in chunk], [out_size] * len(chunk), out_size,
+                                   chunk[0][1])
+                    summed.append((submit(K.add_blocks, tuple(r for r, _ in chunk),
+                                          devices[d]), d))
+                groups = summed
             refs.append(groups[0][0])
             devs.append(groups[0][1])
         return self.new_leaf(node, refs, devs)
@@ -271,7 +336,15 @@ class Lowering:
     def lower_move(self, node: Move) -> Leaf:
         leaves = [self.ensure(s) for s in node.sources]
         out_devices = self.placement.output_devices(node.grid.grid_shape)
+        out_bytes = block_nbytes(node.grid, node.dtype.itemsize)
+        leaf_bytes = [block_nbytes(leaf.grid, leaf.dtype.itemsize) for leaf in leaves]
         submit, devices = self.executor.submit, self.devices
+
+        def place(out_index: tuple[int, ...], sources: list[tuple[int, Any]]) -> int:
+            return self.place([int(leaves[k].devices[i]) for k, i in sources],
+                              [float(leaf_bytes[k][i]) for k, i in sources],
+                              float(out_bytes[out_index]), int(out_devices[out_index]))
+
         refs, devs = [], []
         for out_index, recipe in node.plan(leaves):
             kind = recipe[0]
@@ -280,12 +353,13 @@ class Lowering:
                 refs.append(leaves[k].refs[index])
                 devs.append(int(leaves[k].devices[index]))
                 continue
-            d = int(out_devices[out_index])
             if kind == "slice":
                 _, k, index, sel = recipe
+                d = place(out_index, [(k, index)])
                 ref = submit(K.take_slice, (sel, leaves[k].refs[index]), devices[d])
             elif kind == "reshape":
                 _, k, index, shape = recipe
+                d = place(out_index, [(k, index)])
                 ref = submit(K.reshape_block, (shape, leaves[k].refs[index]), devices[d])
             elif kind in ("assemble", "flat"):
                 _, shape, pieces = recipe
@@ -298,15 +372,18 @@ class Lowering:
                         pos = seen[(k, index)] = len(args)
                         args.append(leaves[k].refs[index])
                     encoded.append((pos, *rest))
+                d = place(out_index, list(seen))
                 name = K.assemble if kind == "assemble" else K.flat_assemble
                 ref = submit(name, (shape, node.dtype, tuple(encoded), *args), devices[d])
             elif kind == "update":
                 _, k, index, target, value = recipe
                 if value[0] == "const":
                     val, source = value[1], None
+                    d = place(out_index, [(k, index)])
                 else:
                     _, vk, vindex, source = value
                     val = leaves[vk].refs[vindex]
+                    d = place(out_index, [(k, index), (vk, vindex)])
                 ref = submit(K.update_region, (target, source, leaves[k].refs[index], val),
                              devices[d])
             else:  # pragma: no cover - planners only emit the kinds above
@@ -318,12 +395,14 @@ class Lowering:
     # -- creation ----------------------------------------------------------------------
     def lower_create(self, node: Create) -> Leaf:
         grid = node.grid
-        out_devices = self.placement.output_devices(grid.grid_shape).ravel()
+        out_devices = self.placement.output_devices(grid.grid_shape).ravel().tolist()
+        out_bytes = block_nbytes(grid, node.dtype.itemsize).ravel().tolist()
         k = kernel(node.kernel_name)
         submit, devices, block_args = self.executor.submit, self.devices, node.block_args
+        fixed = self.placement.fixed
         refs = [submit(k, block_args(index, grid.block_offset(index), grid.block_shape_at(index)),
-                       devices[d])
-                for index, d in zip(grid.indices(), out_devices)]
+                       devices[fixed(d, size)])
+                for index, d, size in zip(grid.indices(), out_devices, out_bytes)]
         return self.new_leaf(node, refs, out_devices)
 
 
@@ -361,12 +440,15 @@ def leaf_from_blocks(grid: ArrayGrid, dtype: np.dtype, array: np.ndarray, copy: 
                      session: Session | None = None) -> Leaf:
     """Put the blocks of a NumPy ``array`` on their devices (block-cyclic)."""
     session = session or current()
-    devices = session.placement.output_devices(grid.grid_shape)
+    placement = session.placement
+    devices = placement.output_devices(grid.grid_shape)
+    sizes = block_nbytes(grid, np.dtype(dtype).itemsize)
     put = session.executor.put
     refs = np.empty(grid.grid_shape, dtype=object)
     for index in grid.indices():
         block = array[grid.block_slices(index)]
         if copy or not block.flags.c_contiguous:
             block = np.array(block, dtype=dtype, order="C", copy=True)
-        refs[index] = put(block, session.devices[devices[index]])
-    return Leaf(grid, dtype, refs, devices.copy())
+        d = placement.fixed(int(devices[index]), float(sizes[index]))
+        refs[index] = put(block, session.devices[d])
+    return Leaf(grid, dtype, refs, devices.copy(), placement.release_leaf)

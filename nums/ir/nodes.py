@@ -55,13 +55,24 @@ class Node:
 class Leaf(Node):
     """Materialised blocks: one ref per block and the index of the device holding it."""
 
-    __slots__ = ("refs", "devices")
+    __slots__ = ("refs", "devices", "on_free")
 
     def __init__(self, grid: ArrayGrid, dtype: np.dtype, refs: np.ndarray,
-                 devices: np.ndarray) -> None:
+                 devices: np.ndarray, on_free: Callable[[Leaf], None] | None = None) -> None:
         super().__init__(grid, dtype)
         self.refs = refs
         self.devices = devices
+        self.on_free = on_free
+
+    def __del__(self) -> None:
+        # Tell the placement the blocks are gone (they are freed with this Leaf).
+        on_free = self.on_free
+        if on_free is not None:
+            self.on_free = None
+            try:
+                on_free(self)
+            except Exception:  # noqa: S110 - never raise from a finaliser
+                pass
 
     # A Leaf is its own result. A property, not ``self.leaf = self``: a self-reference would
     # make every Leaf cyclic garbage, keeping its blocks alive until the cycle collector runs.

@@ -1,5 +1,11 @@
-"""Placement: which device runs each block operation."""
+"""Placement: which device runs each block operation, and the loads that causes."""
 
-from nums.optimizer.cyclic import CyclicPlacement
+from nums.optimizer.placement import (
+    CyclicPlacement,
+    GreedyPlacement,
+    Placement,
+    make_placement,
+)
+from nums.optimizer.state import ClusterState
 
-__all__ = ["CyclicPlacement"]
+__all__ = ["ClusterState", "Placement", "CyclicPlacement", "GreedyPlacement", "make_placement"]

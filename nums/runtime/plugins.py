@@ -13,7 +13,10 @@ from nums.runtime.hookspecs import BackendSpec, KernelSet, NumsHookSpecs
 
 __all__ = ["plugin_manager", "backends", "kernel_sets"]
 
-BUILTIN_PLUGINS = ("nums.backends.local.plugin", "nums.kernels.plugin")
+BUILTIN_PLUGINS = (
+    "nums.backends.local.plugin",
+    "nums.kernels.plugin",
+)
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,13 +23,13 @@ class Session:
 
     def __init__(self, settings: Settings, executor: Any,
                  cluster_shape: tuple[int, ...] | None = None) -> None:
-        from nums.optimizer.cyclic import CyclicPlacement
+        from nums.optimizer.placement import make_placement
 
         self.settings = settings
         self.executor = executor
         self.devices = tuple(executor.devices())
         self.device_grid = DeviceGrid(self.devices, cluster_shape)
-        self.placement = CyclicPlacement(self.device_grid)
+        self.placement = make_placement(settings.placement, self.device_grid)
 
     @property
     def backend(self) -> str:

@@ -78,6 +78,8 @@ SETTINGS: Mapping[str, Setting] = {
                 "Longest elementwise chain fused into one kernel before it is computed."),
         Setting("blas_threads", "NUMS_BLAS_THREADS", None, None, _to_optional_int,
                 "BLAS threads per worker; None picks cores // workers."),
+        Setting("placement", "NUMS_PLACEMENT", "greedy", "greedy", str,
+                "Where block ops run: 'greedy' (minimise peak memory + traffic) or 'cyclic'."),
         Setting("testing", "NUMS_TESTING", False, True, _to_bool,
                 "Use the test defaults (tiny blocks) for every setting."),
     )

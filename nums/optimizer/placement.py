@@ -1,0 +1,123 @@
+"""Placement: which device runs each block operation.
+
+Two strategies share one interface and one :class:`~nums.optimizer.state.ClusterState`:
+
+- :class:`GreedyPlacement` (the default): every op with inputs goes to the device that
+  minimises ``max(memory) + max(net_in) + max(net_out)`` after the move, ties broken toward
+  the block-cyclic device and then the lowest device index (deterministic, as MPI needs).
+  Ops are placed one at a time in the order the lowering emits them, which is a topological
+  order of the block graph (every op's inputs are placed before it), so this is the NumS
+  greedy search over the frontier of ready ops with a fixed, deterministic frontier order.
+- :class:`CyclicPlacement`: compute every op where the block-cyclic layout says (output
+  block ``i`` on device ``i mod grid``; partials where their first input lives), for
+  comparison (``nums.init(placement="cyclic")``).
+
+Ops without inputs (creation, blocks put from the driver) always follow the block-cyclic
+layout. Both strategies record the loads they cause, so :func:`nums.explain` can report them.
+Network loads are per job (reset by :meth:`Placement.begin_job`); memory persists and is
+released when computed arrays are freed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nums.optimizer.state import ClusterState
+from nums.runtime.device import DeviceGrid
+
+__all__ = ["Placement", "CyclicPlacement", "GreedyPlacement", "make_placement"]
+
+
+class Placement:
+    """Block-cyclic layout plus load bookkeeping; subclasses choose op devices."""
+
+    name = "base"
+
+    def __init__(self, device_grid: DeviceGrid) -> None:
+        self.device_grid = device_grid
+        self.state = ClusterState(len(device_grid))
+        self.moved_bytes = 0.0
+        self.num_ops = 0
+        self._cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def output_devices(self, grid_shape: tuple[int, ...]) -> np.ndarray:
+        """Block-cyclic device index of every block of ``grid_shape`` (read-only array)."""
+        found = self._cache.get(grid_shape)
+        if found is None:
+            found = self.device_grid.device_indices(grid_shape)
+            found.setflags(write=False)
+            self._cache[grid_shape] = found
+        return found
+
+    def begin_job(self) -> None:
+        """Start counting network loads for a new job."""
+        self.state.reset_network()
+        self.moved_bytes = 0.0
+        self.num_ops = 0
+
+    def fixed(self, device: int, out_size: float) -> int:
+        """Record an op with no inputs placed on ``device``; returns ``device``."""
+        self.state.add_memory(device, out_size)
+        self.num_ops += 1
+        return device
+
+    def place(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
+              default: int) -> int:
+        """Choose the device of one op, record its loads and return the device index."""
+        device = self.choose(in_devices, in_sizes, out_size, default)
+        self.moved_bytes += self.state.apply(device, in_devices, in_sizes, out_size)
+        self.num_ops += 1
+        return device
+
+    def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
+               default: int) -> int:
+        raise NotImplementedError  # each strategy defines it
+
+    def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
+        """Freed blocks no longer count toward memory."""
+        self.state.release(devices, sizes)
+
+    def release_leaf(self, leaf) -> None:
+        """A computed array was freed: its blocks no longer count toward memory."""
+        self.state.release(leaf.devices, leaf.grid.block_nbytes(leaf.dtype.itemsize))
+
+
+class CyclicPlacement(Placement):
+    """Every op on its block-cyclic device."""
+
+    name = "cyclic"
+
+    def choose(self, in_devices, in_sizes, out_size, default):
+        return default
+
+
+class GreedyPlacement(Placement):
+    """Every op on the device minimising the objective after the move."""
+
+    name = "greedy"
+
+    def choose(self, in_devices, in_sizes, out_size, default):
+        state = self.state
+        if state.num_devices == 1:
+            return 0
+        if state.at_lower_bound(default, in_devices, in_sizes, out_size):
+            return default  # nothing can beat the objective's lower bound
+        costs = state.costs(in_devices, in_sizes, out_size)
+        best = min(costs)
+        if costs[default] <= best:
+            return default
+        return next(d for d, c in enumerate(costs) if c <= best)
+
+
+_STRATEGIES = {"greedy": GreedyPlacement, "cyclic": CyclicPlacement}
+
+
+def make_placement(name: str, device_grid: DeviceGrid) -> Placement:
+    """The placement strategy called ``name`` ("greedy" or "cyclic")."""
+    try:
+        return _STRATEGIES[name](device_grid)
+    except KeyError:
+        raise ValueError(f"unknown placement {name!r}; choose one of "
+                         f"{', '.join(sorted(_STRATEGIES))}") from None

@@ -1,0 +1,190 @@
+"""ClusterState: the load the plan puts on every device, in bytes.
+
+Three vectors, one entry per device: ``memory`` (bytes resident), ``net_in`` (bytes received)
+and ``net_out`` (bytes sent). Placing an op with inputs ``(device, size)`` and an output of
+``out_size`` bytes on device ``d`` adds ``out_size`` plus every input not already on ``d`` to
+``memory[d]``, those inputs to ``net_in[d]``, and each one to ``net_out`` of its source.
+
+The objective of a placement is ``max(memory) + max(net_in) + max(net_out)`` after the move
+(the L-infinity norms of the three vectors). :meth:`ClusterState.costs` evaluates it for every
+candidate device at once without copying the vectors (each vector's maximum with one entry
+changed comes from its two largest entries), so one decision costs O(devices). The vectors
+are plain Python lists, which is faster than NumPy for the handful of devices of a laptop;
+for many devices the costs are computed with NumPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["ClusterState"]
+
+_NUMPY_FROM = 32  # devices from which NumPy evaluates the costs faster than Python loops
+
+
+def _top_two(values: list[float]) -> tuple[int, float, float]:
+    """Index of the largest entry, the largest and the second largest value."""
+    best_i, best, second = 0, values[0], float("-inf")
+    for i in range(1, len(values)):
+        v = values[i]
+        if v > best:
+            best_i, best, second = i, v, best
+        elif v > second:
+            second = v
+    return best_i, best, second
+
+
+def _max_excluding(values: np.ndarray) -> np.ndarray:
+    """For every index i, the maximum of ``values`` without entry i."""
+    top = int(np.argmax(values))
+    second = np.max(np.delete(values, top))
+    out = np.full(values.shape[0], values[top], dtype=np.float64)
+    out[top] = second
+    return out
+
+
+class ClusterState:
+    """Per-device memory, received and sent bytes."""
+
+    __slots__ = ("_mem", "_in", "_out")
+
+    def __init__(self, num_devices: int) -> None:
+        self._mem = [0.0] * num_devices
+        self._in = [0.0] * num_devices
+        self._out = [0.0] * num_devices
+
+    @property
+    def num_devices(self) -> int:
+        return len(self._mem)
+
+    @property
+    def memory(self) -> np.ndarray:
+        """Bytes resident per device (a copy)."""
+        return np.array(self._mem)
+
+    @property
+    def net_in(self) -> np.ndarray:
+        """Bytes received per device (a copy)."""
+        return np.array(self._in)
+
+    @property
+    def net_out(self) -> np.ndarray:
+        """Bytes sent per device (a copy)."""
+        return np.array(self._out)
+
+    def set(self, memory: Sequence[float], net_in: Sequence[float],
+            net_out: Sequence[float]) -> None:
+        """Replace the three vectors."""
+        self._mem = [float(v) for v in memory]
+        self._in = [float(v) for v in net_in]
+        self._out = [float(v) for v in net_out]
+
+    def reset_network(self) -> None:
+        """Zero the received and sent bytes (a new job)."""
+        n = len(self._mem)
+        self._in = [0.0] * n
+        self._out = [0.0] * n
+
+    def copy(self) -> ClusterState:
+        """An independent copy."""
+        out = ClusterState(0)
+        out._mem, out._in, out._out = list(self._mem), list(self._in), list(self._out)
+        return out
+
+    def objective(self) -> float:
+        """``max(memory) + max(net_in) + max(net_out)``."""
+        return max(self._mem) + max(self._in) + max(self._out)
+
+    def costs(self, in_devices: Sequence[int], in_sizes: Sequence[float],
+              out_size: float) -> Sequence[float]:
+        """The objective after placing the op on each device (one entry per device)."""
+        mem, nin, nout = self._mem, self._in, self._out
+        n = len(mem)
+        if n >= _NUMPY_FROM:
+            return self._costs_numpy(in_devices, in_sizes, out_size)
+        on = [0.0] * n
+        total = 0.0
+        for src, size in zip(in_devices, in_sizes):
+            on[src] += size
+            total += size
+        sent = [a + b for a, b in zip(nout, on)] if total else nout
+        mi, m1, m2 = _top_two(mem)
+        ii, i1, i2 = _top_two(nin)
+        si, s1, s2 = _top_two(sent)
+        out = []
+        for d in range(n):
+            moved = total - on[d]
+            mem_d = mem[d] + out_size + moved
+            in_d = nin[d] + moved
+            other_m = m2 if d == mi else m1
+            other_i = i2 if d == ii else i1
+            other_s = s2 if d == si else s1
+            out_d = nout[d]
+            out.append((mem_d if mem_d > other_m else other_m)
+                       + (in_d if in_d > other_i else other_i)
+                       + (out_d if out_d > other_s else other_s))
+        return out
+
+    def at_lower_bound(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
+                       out_size: float) -> bool:
+        """Whether placing the op on ``device`` keeps the objective at its current value.
+
+        The three vectors only grow when an op is placed, so the current objective is a lower
+        bound for every candidate; a device that reaches it is optimal. Costs O(inputs)."""
+        mem, nin, nout = self._mem, self._in, self._out
+        moved = 0.0
+        sent: dict[int, float] = {}
+        for src, size in zip(in_devices, in_sizes):
+            if src != device:
+                moved += size
+                sent[src] = sent.get(src, 0.0) + size
+        if mem[device] + out_size + moved > max(mem):
+            return False
+        if moved:
+            if nin[device] + moved > max(nin):
+                return False
+            top = max(nout)
+            if any(nout[src] + size > top for src, size in sent.items()):
+                return False
+        return True
+
+    def _costs_numpy(self, in_devices: Sequence[int], in_sizes: Sequence[float],
+                     out_size: float) -> np.ndarray:
+        memory, net_in, net_out = self.memory, self.net_in, self.net_out
+        n = memory.shape[0]
+        on = np.bincount(np.asarray(in_devices, dtype=np.intp),
+                         weights=np.asarray(in_sizes, dtype=np.float64), minlength=n) \
+            if len(in_devices) else np.zeros(n)
+        moved_in = float(np.sum(in_sizes)) - on  # bytes that must come to each candidate
+        mem_max = np.maximum(_max_excluding(memory), memory + out_size + moved_in)
+        in_max = np.maximum(_max_excluding(net_in), net_in + moved_in)
+        out_max = np.maximum(_max_excluding(net_out + on), net_out)
+        return mem_max + in_max + out_max
+
+    def add_memory(self, device: int, size: float) -> None:
+        """Count ``size`` more bytes resident on ``device``."""
+        self._mem[device] += size
+
+    def apply(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
+              out_size: float) -> float:
+        """Record the op placed on ``device``; returns the bytes it moved."""
+        mem, nin, nout = self._mem, self._in, self._out
+        mem[device] += out_size
+        moved = 0.0
+        for src, size in zip(in_devices, in_sizes):
+            if src != device:
+                moved += size
+                nout[src] += size
+        if moved:
+            mem[device] += moved
+            nin[device] += moved
+        return moved
+
+    def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
+        """Forget blocks that were freed."""
+        mem = self._mem
+        for d, size in zip(np.ravel(devices).tolist(), np.ravel(sizes).tolist()):
+            left = mem[d] - size
+            mem[d] = left if left > 0 else 0.0
