@@ -17,7 +17,8 @@ from typing import Any
 from nums.runtime.session import Session, current, init, is_initialized, shutdown
 
 __version__ = "0.1.0"
-__all__ = ["init", "shutdown", "get", "session", "is_initialized", "Session", "__version__"]
+__all__ = ["init", "shutdown", "get", "explain", "session", "is_initialized", "Session",
+           "__version__"]
 
 
 def get(*arrays: Any) -> Any:
@@ -52,3 +53,26 @@ def get(*arrays: Any) -> Any:
 def session() -> Session:
     """The running session (started with the defaults if none runs)."""
     return current()
+
+
+def explain(*arrays: Any) -> Any:
+    """Where the work of computing ``arrays`` goes: per-device memory and traffic.
+
+    Parameters
+    ----------
+    *arrays : BlockArray
+
+    Returns
+    -------
+    nums.optimizer.plan.Plan
+        For arrays already computed, the plan of the job that computed them; otherwise the
+        plan of computing them now, made without running anything (``plan.executed`` is
+        False). ``print(plan)`` is a table; ``plan.plot()`` draws it.
+    """
+    from nums.array.conversion import is_blockarray
+    from nums.ir.lower import plan_of
+
+    nodes = [a._node for a in arrays if is_blockarray(a)]
+    if nodes and all(n.leaf is not None and n.leaf.plan is not None for n in nodes):
+        return nodes[0].leaf.plan
+    return plan_of(nodes)

@@ -22,7 +22,7 @@ from nums.kernels.reduce import ReduceSpec
 from nums.kernels.registry import kernel
 from nums.runtime.session import Session, current
 
-__all__ = ["materialize", "fetch", "leaf_from_blocks"]
+__all__ = ["materialize", "fetch", "leaf_from_blocks", "plan_of"]
 
 
 def _segments(a_chunks: Sequence[int], b_chunks: Sequence[int]
@@ -116,27 +116,50 @@ def _partial_nbytes(node: Reduce):
 class Lowering:
     """One materialisation job on the current session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, dry: bool = False) -> None:
+        """Lower on ``session``; with ``dry``, plan only: a copy of the placement, an executor
+        that runs nothing, and results kept in a memo instead of on the nodes."""
         self.session = session
-        self.executor = session.executor
         self.devices = session.devices
         self.settings = session.settings
-        self.placement = session.placement
-        self.place = session.placement.place
+        if dry:
+            from nums.backends.dryrun.executor import DryRunExecutor
+
+            self.executor: Any = DryRunExecutor(len(session.devices))
+            self.placement = session.placement.copy()
+            self.memo: dict[int, tuple[Node, Leaf]] | None = {}
+        else:
+            self.executor = session.executor
+            self.placement = session.placement
+            self.memo = None
+        self.place = self.placement.place
         self.flush = getattr(self.executor, "flush", _no_flush)
-        session.placement.begin_job()
+        self.placement.begin_job()
 
     def ensure(self, node: Node) -> Leaf:
         """The node's result as a Leaf, computing it (and what it needs) if necessary."""
         leaf = node.leaf
         if leaf is not None:
             return leaf
+        if self.memo is not None:
+            found = self.memo.get(id(node))
+            if found is not None:
+                return found[1]
         lower = _LOWERINGS[type(node)]
         leaf = lower(self, node)
         self.flush()
+        if self.memo is not None:
+            self.memo[id(node)] = (node, leaf)
+            return leaf
         node.leaf = leaf
         node.release()
         return leaf
+
+    def plan(self) -> Any:
+        """The loads recorded so far, as a :class:`~nums.optimizer.plan.Plan`."""
+        from nums.optimizer.plan import Plan
+
+        return Plan.from_placement(self.placement, self.devices, executed=self.memo is None)
 
     def new_leaf(self, node: Node, refs: Sequence[Any], devices: Sequence[int] | np.ndarray
                  ) -> Leaf:
@@ -418,8 +441,62 @@ _LOWERINGS = {
 
 def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[Leaf]:
     """Compute ``nodes`` (submitting their tasks) and return their Leaf results."""
-    lowering = Lowering(session or current())
-    return [lowering.ensure(n) for n in nodes]
+    nodes = list(nodes)
+    if all(n.leaf is not None for n in nodes):
+        return [n.leaf for n in nodes]
+    session = session or current()
+    _choose_mode(nodes, session)
+    lowering = Lowering(session)
+    leaves = [lowering.ensure(n) for n in nodes]
+    plan = lowering.plan()
+    for leaf in leaves:
+        if leaf.plan is None:
+            leaf.plan = plan
+    return leaves
+
+
+def plan_of(nodes: Iterable[Node], session: Session | None = None,
+            mode: str | None = None) -> Any:
+    """The plan of computing ``nodes`` now, made without running anything."""
+    session = session or current()
+    nodes = list(nodes)
+    if mode is None:
+        _choose_mode(nodes, session)
+    lowering = Lowering(session, dry=True)
+    if mode is not None and hasattr(lowering.placement, "mode"):
+        lowering.placement.mode = mode
+    for n in nodes:
+        lowering.ensure(n)
+    return lowering.plan()
+
+
+def _needs_comparison(nodes: list[Node]) -> bool:
+    """Whether the job has ops (reductions, products, data movement) where greedy decisions
+    can end worse than block-cyclic ones."""
+    stack, seen = list(nodes), set()
+    while stack:
+        node = stack.pop()
+        if node.leaf is not None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, (Reduce, Contract, Move)):
+            return True
+        stack.extend(node.inputs())
+    return False
+
+
+def _choose_mode(nodes: list[Node], session: Session) -> None:
+    """For the greedy placement: plan the job greedily and block-cyclically (no running) and
+    keep the lower objective, so the optimizer is never worse than block-cyclic."""
+    placement = session.placement
+    if not hasattr(placement, "mode"):
+        return
+    placement.mode = "greedy"
+    if len(session.devices) < 2 or not _needs_comparison(nodes):
+        return
+    greedy = plan_of(nodes, session, mode="greedy").objective
+    cyclic = plan_of(nodes, session, mode="cyclic").objective
+    placement.mode = "cyclic" if cyclic < greedy else "greedy"
 
 
 def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:

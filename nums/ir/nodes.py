@@ -55,7 +55,7 @@ class Node:
 class Leaf(Node):
     """Materialised blocks: one ref per block and the index of the device holding it."""
 
-    __slots__ = ("refs", "devices", "on_free")
+    __slots__ = ("refs", "devices", "on_free", "plan")
 
     def __init__(self, grid: ArrayGrid, dtype: np.dtype, refs: np.ndarray,
                  devices: np.ndarray, on_free: Callable[[Leaf], None] | None = None) -> None:
@@ -63,6 +63,7 @@ class Leaf(Node):
         self.refs = refs
         self.devices = devices
         self.on_free = on_free
+        self.plan: Any = None  # the Plan of the job that computed these blocks
 
     def __del__(self) -> None:
         # Tell the placement the blocks are gone (they are freed with this Leaf).

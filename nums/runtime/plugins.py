@@ -15,6 +15,7 @@ __all__ = ["plugin_manager", "backends", "kernel_sets"]
 
 BUILTIN_PLUGINS = (
     "nums.backends.local.plugin",
+    "nums.backends.dryrun.plugin",
     "nums.kernels.plugin",
 )
 

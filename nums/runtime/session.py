@@ -91,6 +91,8 @@ def init(backend: str | None = None, *, workers: int | None = None,
         if spec is None:
             raise ValueError(f"unknown nums backend {settings.backend!r}; registered "
                              f"backends: {', '.join(sorted(available))}")
+        if "cluster_shape" in spec.options:
+            options["cluster_shape"] = cluster_shape
         executor = spec.factory(settings, **options)
         try:
             _session = Session(settings, executor, cluster_shape)

@@ -1,0 +1,188 @@
+"""The placement optimizer: objective, greedy search, ties, determinism, explain, dry runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nums.backends.dryrun.executor import DryRunError
+
+import nums
+import nums.numpy as nps
+from nums.optimizer import ClusterState, CyclicPlacement, GreedyPlacement
+from nums.runtime.device import Device, DeviceGrid
+from tests.conftest import start
+
+
+def grid(n: int) -> DeviceGrid:
+    return DeviceGrid([Device(0, "cpu", i) for i in range(n)])
+
+
+def brute_force(state: ClusterState, in_devs, in_sizes, out_size) -> list[float]:
+    """The objective after placing the op on each device, by copying the state."""
+    out = []
+    for d in range(state.num_devices):
+        trial = state.copy()
+        trial.apply(d, in_devs, in_sizes, out_size)
+        out.append(trial.objective())
+    return out
+
+
+def test_two_device_example_keeps_data_in_place():
+    # Device 0 holds a 32-byte input, device 1 holds 32 other bytes; the op makes 16 bytes.
+    # A (on device 0): memory 48/32, no traffic -> objective 48.
+    # B (on device 1): the input is sent over (32 bytes out of 0, into 1), memory 32/80 ->
+    # objective 80 + 32 + 32. A must win.
+    g = GreedyPlacement(grid(2))
+    g.state.set([32, 32], [0, 0], [0, 0])
+    assert list(g.state.costs([0], [32.0], 16.0)) == [48.0, 144.0]
+    assert g.place([0], [32.0], 16.0, default=1) == 0
+    np.testing.assert_array_equal(g.state.memory, [48, 32])
+    np.testing.assert_array_equal(g.state.net_in, [0, 0])
+    assert g.moved_bytes == 0
+
+
+def test_memory_balance_beats_small_transfer():
+    # Device 0 is full, the op's input is tiny: moving it is cheaper than growing the peak.
+    g = GreedyPlacement(grid(2))
+    g.state.set([1000, 0], [0, 0], [0, 0])
+    assert g.place([0], [1.0], 500.0, default=0) == 1
+    np.testing.assert_array_equal(g.state.net_in, [0, 1])
+    np.testing.assert_array_equal(g.state.net_out, [1, 0])
+
+
+def test_ties_go_to_the_default_then_the_lowest_device():
+    g = GreedyPlacement(grid(4))
+    assert g.place([], [], 8.0, default=2) == 2  # all equal: the cyclic device
+    g = GreedyPlacement(grid(3))
+    g.state.set([10, 0, 0], [0, 0, 0], [0, 0, 0])
+    # default (0) is worse; devices 1 and 2 tie -> the lowest, 1
+    assert g.place([], [], 20.0, default=0) == 1
+
+
+def test_cyclic_placement_follows_the_default():
+    c = CyclicPlacement(grid(3))
+    c.state.set([1000, 0, 0], [0, 0, 0], [0, 0, 0])
+    assert c.place([1], [50.0], 500.0, default=0) == 0
+    assert c.moved_bytes == 50
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.integers(1, 40), st.data())
+def test_greedy_choice_is_the_brute_force_argmin(n, data):
+    g = GreedyPlacement(grid(n))
+    sizes = st.floats(0, 1e6, allow_nan=False)
+    g.state.set(data.draw(st.lists(sizes, min_size=n, max_size=n)),
+                data.draw(st.lists(sizes, min_size=n, max_size=n)),
+                data.draw(st.lists(sizes, min_size=n, max_size=n)))
+    k = data.draw(st.integers(0, 4))
+    in_devs = data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k))
+    in_sizes = data.draw(st.lists(sizes, min_size=k, max_size=k))
+    out_size = data.draw(sizes)
+    default = data.draw(st.integers(0, n - 1))
+    costs = brute_force(g.state, in_devs, in_sizes, out_size)
+    np.testing.assert_allclose(g.state.costs(in_devs, in_sizes, out_size), costs, rtol=1e-12)
+    best = min(costs)
+    want = default if costs[default] <= best else costs.index(best)
+    assert g.place(in_devs, in_sizes, out_size, default) == want
+
+
+WORKLOADS = {
+    "elementwise+sum": lambda x, y: (nps.exp(x) * 2 + x).sum(axis=0),
+    "matmul": lambda x, y: x @ y,
+    "gram": lambda x, y: x.T @ x,
+    "broadcast+var": lambda x, y: (x * x.mean(axis=0)).var(axis=1),
+    "slice+reshape": lambda x, y: (x[3:, ::2] + 1).reshape(-1).sum(),
+}
+
+
+def _plan(workload, n, shape, block, placement):
+    nums.shutdown()
+    nums.init(backend="dryrun", cluster_shape=(n,), placement=placement)
+    x = nps.random.default_rng(1).standard_normal(shape, block_shape=block)
+    y = nps.random.default_rng(2).standard_normal(shape[::-1], block_shape=block[::-1])
+    return nums.explain(WORKLOADS[workload](x, y))
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.sampled_from(sorted(WORKLOADS)), st.integers(2, 9),
+       st.tuples(st.integers(20, 300), st.integers(4, 50)),
+       st.tuples(st.integers(5, 80), st.integers(2, 30)))
+def test_optimizer_never_worse_than_block_cyclic(workload, n, shape, block):
+    try:
+        greedy = _plan(workload, n, shape, block, "greedy")
+        cyclic = _plan(workload, n, shape, block, "cyclic")
+    finally:
+        nums.shutdown()
+    assert greedy.objective <= cyclic.objective * (1 + 1e-12)
+
+
+def test_plans_are_deterministic():
+    def run():
+        try:
+            plan = _plan("matmul", 5, (120, 40), (25, 9), "greedy")
+            return plan.memory, plan.net_in, plan.net_out, plan.objective
+        finally:
+            nums.shutdown()
+
+    first, second = run(), run()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dry_run_plans_without_values():
+    nums.shutdown()
+    try:
+        nums.init(backend="dryrun", cluster_shape=(4, 4))
+        assert len(nums.session().devices) == 16
+        x = nps.random.default_rng(0).standard_normal((100_000, 256))
+        w = nps.ones(256)
+        z = (x @ w).sum()
+        plan = nums.explain(z)
+        assert plan.memory.shape == plan.net_in.shape == plan.net_out.shape == (16,)
+        assert plan.num_ops > 0 and not plan.executed
+        assert plan.memory.sum() >= x.nbytes
+        assert "cpu:" in str(plan)
+        with pytest.raises(DryRunError, match="dry run"):
+            z.get()
+        with pytest.raises(DryRunError):
+            bool(z > 0)
+    finally:
+        nums.shutdown()
+
+
+def test_explain_before_and_after_running(backend):
+    a = np.arange(600.0).reshape(60, 10)
+    x = nps.array(a, block_shape=(7, 10))
+    y = (x * 2).sum(axis=0)
+    before = nums.explain(y)
+    assert not before.executed
+    assert y._node.leaf is None  # explaining did not compute anything
+    np.testing.assert_allclose(y.get(), (a * 2).sum(axis=0))
+    after = nums.explain(y)
+    assert after.executed
+    assert after.num_ops == before.num_ops
+    assert after.objective == pytest.approx(before.objective)
+    assert len(after.devices) == len(nums.session().devices)
+
+
+def test_cyclic_and_greedy_give_identical_values():
+    a = np.random.default_rng(3).standard_normal((90, 30))
+    results = []
+    for placement in ("greedy", "cyclic"):
+        nums.shutdown()
+        nums.init(backend="local", workers=3, testing=True, placement=placement)
+        x = nps.array(a, block_shape=(11, 7))
+        results.append(nums.get((x @ x.T).sum(axis=1), x[5:, ::3].var(axis=0)))
+    nums.shutdown()
+    start("serial")
+    for g, c in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-12)
+
+
+def test_unknown_placement_is_rejected():
+    nums.shutdown()
+    with pytest.raises(ValueError, match="placement"):
+        nums.init(backend="local", workers=1, placement="nope")
+    assert not nums.is_initialized()
