@@ -454,12 +454,14 @@ def test_gram_with_reduction_fanin(monkeypatch, workers, fanin):
         monkeypatch.setattr(session.executor, "submit", counting_submit)
         gram = x.T @ x
         assert_eq(gram, a.T @ a, **TOL)
-        # 40 block products in tasks of at most `fanin` products, then a sum tree of
-        # at most `fanin` partial results per task.
+        # 40 block products in tasks of at most `fanin` products (grouped by the device that
+        # holds the left block, 40 / workers each, and spread so every device gets work),
+        # then a sum tree of at most `fanin` partial results per task.
         products = [n // 2 for n in calls["contract_sum"]]
         assert sum(products) == 40
-        assert max(products) == fanin
-        assert len(products) == -(-40 // fanin)
+        per_group = min(fanin, -(-40 // workers))
+        assert max(products) == min(per_group, 40 // workers)
+        assert len(products) == workers * -(-(40 // workers) // per_group)
         assert calls["add_blocks"] and max(calls["add_blocks"]) <= fanin
         partials, adds = len(products), 0
         while partials > 1:

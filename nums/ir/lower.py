@@ -330,8 +330,14 @@ class Lowering:
                 pairs.append((tuple(ai), tuple(bi), _selection(a_sel), _selection(b_sel)))
             groups = []
             out_size = float(out_nbytes[out_index])
-            for s in range(0, len(pairs), per_group):
-                chunk = pairs[s:s + per_group]
+            # Products whose left block lives on the same device go in the same task, so
+            # blocks stay where they are and only the (small) partial sums move.
+            by_device: dict[int, list[Any]] = {}
+            for pair in pairs:
+                by_device.setdefault(int(a_devs[pair[0]]), []).append(pair)
+            chunks = [same[s:s + per_group] for same in by_device.values()
+                      for s in range(0, len(same), per_group)]
+            for chunk in chunks:
                 args: list[Any] = []
                 src_devs: list[int] = []
                 src_sizes: list[float] = []

@@ -1,0 +1,117 @@
+"""Evaluate placement on simulated clusters (dry run: sizes only, nothing is computed).
+
+For 16, 64 and 256 devices and three jobs, prints for the optimizer ("greedy") and for plain
+block-cyclic placement:
+
+- ``mem/ideal``: the largest per-device memory over the balanced ideal (total / devices);
+- ``net/bound``: the largest per-device traffic (max of net_in and net_out) over a simple
+  lower bound of the job, stated per job below;
+- ``ms/op``: planning time per block operation.
+
+Jobs (float64):
+
+(a) one Newton step of L2-regularised logistic regression on a tall-skinny X of
+    ``rows x 256`` (gradient ``X.T @ (mu - y) + lam * w`` and Hessian
+    ``X.T @ (X * s[:, None]) + lam * I``). Bound: the only data that must cross devices are
+    d-vectors and d x d partials; at least one d x d partial reaches the device that
+    finishes the Hessian, so ``8 * d**2`` bytes. ``X moved`` reports bytes of X blocks that
+    crossed devices (target: 0).
+(b) square matmul ``n x n`` on square blocks. Bound: the 2-D (SUMMA) algorithm on a
+    sqrt(P) x sqrt(P) grid receives ``2 * 8 * n**2 * (sqrt(P) - 1) / P`` bytes per device.
+(c) an elementwise chain and a full sum over ``N`` elements. Bound: one 8-byte partial per
+    device reaches the root: ``8`` bytes (reported as a count of partials moved).
+
+Usage::
+
+    python benchmarks/placement_dryrun.py                 # the issue's sizes (minutes)
+    python benchmarks/placement_dryrun.py --scale 0.001   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import nums
+import nums.numpy as nps
+from nums.ir.lower import plan_of
+
+BLOCK = 32 * 2**20
+
+
+def job_logistic(rows: int, d: int = 256):
+    X = nps.random.default_rng(0).standard_normal((rows, d))
+    y = nps.random.default_rng(1).random(rows)
+    w = nps.zeros(d)
+    mu = 1 / (1 + nps.exp(-(X @ w)))
+    grad = X.T @ (mu - y) + 0.1 * w
+    s = mu * (1 - mu)
+    hess = X.T @ (X * s[:, None]) + 0.1 * nps.eye(d)
+    return [grad, hess], X, 8.0 * d * d
+
+
+def job_matmul(n: int, devices: int):
+    side = max(1, n // max(1, math.isqrt(devices) * 2))
+    A = nps.random.default_rng(0).standard_normal((n, n), block_shape=(side, side))
+    B = nps.random.default_rng(1).standard_normal((n, n), block_shape=(side, side))
+    root = math.sqrt(devices)
+    bound = 2 * 8.0 * n * n * (root - 1) / devices
+    return [A @ B], None, bound
+
+
+def job_elementwise(n: int):
+    x = nps.random.default_rng(0).standard_normal((n,))
+    return [(nps.exp(x) * 2 + nps.sin(x) * x).sum()], None, 8.0
+
+
+def _cluster_shape(name: str, devices: int) -> tuple[int, ...]:
+    """A square device grid for the 2-D matmul (as SUMMA uses), else one axis."""
+    root = math.isqrt(devices)
+    return (root, devices // root) if name.startswith("(b)") else (devices,)
+
+
+def evaluate(name, build, devices: int, mode: str) -> dict:
+    nums.shutdown()
+    nums.init(backend="dryrun", cluster_shape=_cluster_shape(name, devices), block_size=BLOCK)
+    arrays, X, bound = build()
+    start = time.perf_counter()
+    plan = plan_of([a._node for a in arrays], mode=mode)
+    elapsed = time.perf_counter() - start
+    memory = plan.memory
+    ideal = memory.sum() / devices
+    net = max(plan.net_in.max(), plan.net_out.max())
+    row = dict(job=name, devices=devices, mode=mode, mem=memory.max() / ideal,
+               net=net / bound if bound else float("nan"), ms_per_op=1e3 * elapsed /
+               max(plan.num_ops, 1), ops=plan.num_ops, moved=plan.moved_bytes)
+    nums.shutdown()
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply the issue's sizes (1e9 rows, 1e5, 1e10) by this")
+    parser.add_argument("--devices", type=int, nargs="*", default=[16, 64, 256])
+    args = parser.parse_args(argv)
+    rows = max(1, int(1e9 * args.scale))
+    n = max(1, int(1e5 * math.sqrt(args.scale)))
+    elems = max(1, int(1e10 * args.scale))
+    print(f"dry-run placement, block size {BLOCK // 2**20} MiB: (a) {rows:,} x 256, "
+          f"(b) {n:,}^2 matmul, (c) {elems:,} elements")
+    print(f"{'job':<12}{'devices':>8}{'placement':>10}{'mem/ideal':>11}{'net/bound':>11}"
+          f"{'ms/op':>8}{'ops':>10}{'moved':>14}")
+    for devices in args.devices:
+        jobs = [("(a) newton", lambda: job_logistic(rows)),
+                ("(b) matmul", lambda devices=devices: job_matmul(n, devices)),
+                ("(c) ew+sum", lambda: job_elementwise(elems))]
+        for name, build in jobs:
+            for mode in ("greedy", "cyclic"):
+                r = evaluate(name, build, devices, mode)
+                print(f"{r['job']:<12}{r['devices']:>8}{r['mode']:>10}{r['mem']:>11.3f}"
+                      f"{r['net']:>11.2f}{r['ms_per_op']:>8.3f}{r['ops']:>10}"
+                      f"{r['moved'] / 2**20:>11.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
