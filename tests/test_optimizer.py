@@ -186,3 +186,39 @@ def test_unknown_placement_is_rejected():
     with pytest.raises(ValueError, match="placement"):
         nums.init(backend="local", workers=1, placement="nope")
     assert not nums.is_initialized()
+
+
+def test_memory_accounting_follows_live_arrays():
+    import gc
+
+    nums.shutdown()
+    try:
+        session = nums.init(backend="local", workers=2, testing=True)
+        state = session.placement.state
+        a = np.arange(4000.0).reshape(400, 10)
+        x = nps.array(a, block_shape=(50, 10))
+        assert state.memory.sum() == pytest.approx(a.nbytes)
+        y = (x @ x.T).sum(axis=0)
+        np.testing.assert_allclose(y.get(), (a @ a.T).sum(axis=0))
+        plan = nums.explain(y)
+        assert plan.peak_memory.sum() >= plan.memory.sum()
+        assert state.memory.sum() == pytest.approx(a.nbytes + 400 * 8)  # x and y only
+        del x, y, plan
+        gc.collect()
+        assert state.memory.sum() == pytest.approx(0.0)
+    finally:
+        nums.shutdown()
+
+
+def test_plan_plot():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    nums.shutdown()
+    try:
+        nums.init(backend="dryrun", cluster_shape=(3,))
+        ax = nums.explain(nps.ones((30, 4), block_shape=(5, 4)).sum(axis=0)).plot()
+        assert len(ax.patches) == 9
+    finally:
+        nums.shutdown()

@@ -147,6 +147,7 @@ class Lowering:
                 return found[1]
         lower = _LOWERINGS[type(node)]
         leaf = lower(self, node)
+        self.placement.settle(leaf)
         self.flush()
         if self.memo is not None:
             self.memo[id(node)] = (node, leaf)
@@ -534,4 +535,6 @@ def leaf_from_blocks(grid: ArrayGrid, dtype: np.dtype, array: np.ndarray, copy: 
             block = np.array(block, dtype=dtype, order="C", copy=True)
         d = placement.fixed(int(devices[index]), float(sizes[index]))
         refs[index] = put(block, session.devices[d])
-    return Leaf(grid, dtype, refs, devices.copy(), placement.release_leaf)
+    leaf = Leaf(grid, dtype, refs, devices.copy(), placement.release_leaf)
+    placement.settle(leaf)
+    return leaf

@@ -40,6 +40,7 @@ class Placement:
         self.state = ClusterState(len(device_grid))
         self.moved_bytes = 0.0
         self.num_ops = 0
+        self._transient: list[tuple[int, float]] = []
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
 
     def copy(self) -> Placement:
@@ -69,15 +70,32 @@ class Placement:
         """Record an op with no inputs placed on ``device``; returns ``device``."""
         self.state.add_memory(device, out_size)
         self.num_ops += 1
+        self._transient.append((device, out_size))
         return device
 
     def place(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
               default: int) -> int:
-        """Choose the device of one op, record its loads and return the device index."""
+        """Choose the device of one op, record its loads and return the device index.
+
+        The op's output and the inputs it receives count as resident until :meth:`settle`
+        (called when the node's result exists)."""
         device = self.choose(in_devices, in_sizes, out_size, default)
-        self.moved_bytes += self.state.apply(device, in_devices, in_sizes, out_size)
+        moved = self.state.apply(device, in_devices, in_sizes, out_size)
+        self.moved_bytes += moved
         self.num_ops += 1
+        self._transient.append((device, out_size + moved))
         return device
+
+    def settle(self, leaf) -> None:
+        """A node's result exists: forget the memory of everything its ops made (partial
+        results, received copies) and count the result's blocks instead, until the array is
+        freed (:meth:`release_leaf`)."""
+        records, self._transient = self._transient, []
+        if records:
+            self.state.release([d for d, _ in records], [size for _, size in records])
+        sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
+        for d, size in zip(leaf.devices.ravel().tolist(), sizes.ravel().tolist()):
+            self.state.add_memory(d, size)
 
     def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
                default: int) -> int:

@@ -31,6 +31,9 @@ class Plan:
     devices : tuple of str
     memory, net_in, net_out : numpy.ndarray
         Bytes resident, received and sent per device after the job.
+    peak_memory : numpy.ndarray
+        The most bytes resident per device at any point of the job (partial results and
+        received copies included).
     objective : float
         ``max(memory) + max(net_in) + max(net_out)``.
     moved_bytes : float
@@ -47,6 +50,7 @@ class Plan:
     memory: np.ndarray
     net_in: np.ndarray
     net_out: np.ndarray
+    peak_memory: np.ndarray
     objective: float
     moved_bytes: float
     num_ops: int
@@ -58,20 +62,23 @@ class Plan:
         """Snapshot the loads a placement recorded."""
         state = placement.state
         return cls(tuple(str(d) for d in devices), state.memory, state.net_in, state.net_out,
-                   state.objective(), placement.moved_bytes, placement.num_ops,
+                   state.peak_memory, state.objective(), placement.moved_bytes, placement.num_ops,
                    placement.name, executed)
 
     def __str__(self) -> str:
         head = (f"Plan ({self.placement} placement, {'executed' if self.executed else 'not run'}"
                 f"): {self.num_ops} block ops, {_human(self.moved_bytes)} moved, objective "
                 f"{_human(self.objective)}")
-        rows = [f"{'device':<14}{'memory':>12}{'net_in':>12}{'net_out':>12}"]
-        for name, m, i, o in zip(self.devices, self.memory, self.net_in, self.net_out):
-            rows.append(f"{name:<14}{_human(m):>12}{_human(i):>12}{_human(o):>12}")
+        rows = [f"{'device':<14}{'memory':>12}{'peak':>12}{'net_in':>12}{'net_out':>12}"]
+        for name, m, p, i, o in zip(self.devices, self.memory, self.peak_memory, self.net_in,
+                                    self.net_out):
+            rows.append(f"{name:<14}{_human(m):>12}{_human(p):>12}{_human(i):>12}"
+                        f"{_human(o):>12}")
         if len(self.devices) > 1:
             rows.append(f"{'max / mean':<14}"
                         + "".join(f"{v.max() / max(v.mean(), 1e-300):>12.2f}"
-                                  for v in (self.memory, self.net_in, self.net_out)))
+                                  for v in (self.memory, self.peak_memory, self.net_in,
+                                            self.net_out)))
         return "\n".join([head, *rows])
 
     def plot(self, ax: Any = None) -> Any:

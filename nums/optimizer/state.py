@@ -48,12 +48,13 @@ def _max_excluding(values: np.ndarray) -> np.ndarray:
 class ClusterState:
     """Per-device memory, received and sent bytes."""
 
-    __slots__ = ("_mem", "_in", "_out")
+    __slots__ = ("_mem", "_in", "_out", "_peak")
 
     def __init__(self, num_devices: int) -> None:
         self._mem = [0.0] * num_devices
         self._in = [0.0] * num_devices
         self._out = [0.0] * num_devices
+        self._peak = [0.0] * num_devices
 
     @property
     def num_devices(self) -> int:
@@ -63,6 +64,11 @@ class ClusterState:
     def memory(self) -> np.ndarray:
         """Bytes resident per device (a copy)."""
         return np.array(self._mem)
+
+    @property
+    def peak_memory(self) -> np.ndarray:
+        """Highest bytes resident per device since the job started (a copy)."""
+        return np.array(self._peak)
 
     @property
     def net_in(self) -> np.ndarray:
@@ -80,17 +86,20 @@ class ClusterState:
         self._mem = [float(v) for v in memory]
         self._in = [float(v) for v in net_in]
         self._out = [float(v) for v in net_out]
+        self._peak = list(self._mem)
 
     def reset_network(self) -> None:
-        """Zero the received and sent bytes (a new job)."""
+        """Zero the received and sent bytes and restart the peaks (a new job)."""
         n = len(self._mem)
         self._in = [0.0] * n
         self._out = [0.0] * n
+        self._peak = list(self._mem)
 
     def copy(self) -> ClusterState:
         """An independent copy."""
         out = ClusterState(0)
         out._mem, out._in, out._out = list(self._mem), list(self._in), list(self._out)
+        out._peak = list(self._peak)
         return out
 
     def objective(self) -> float:
@@ -166,6 +175,8 @@ class ClusterState:
     def add_memory(self, device: int, size: float) -> None:
         """Count ``size`` more bytes resident on ``device``."""
         self._mem[device] += size
+        if self._mem[device] > self._peak[device]:
+            self._peak[device] = self._mem[device]
 
     def apply(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
               out_size: float) -> float:
@@ -180,6 +191,8 @@ class ClusterState:
         if moved:
             mem[device] += moved
             nin[device] += moved
+        if mem[device] > self._peak[device]:
+            self._peak[device] = mem[device]
         return moved
 
     def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
