@@ -370,10 +370,14 @@ class Lowering:
         leaf_bytes = [block_nbytes(leaf.grid, leaf.dtype.itemsize) for leaf in leaves]
         submit, devices = self.executor.submit, self.devices
 
-        def place(out_index: tuple[int, ...], sources: list[tuple[int, Any]]) -> int:
-            return self.place([int(leaves[k].devices[i]) for k, i in sources],
-                              [float(leaf_bytes[k][i]) for k, i in sources],
-                              float(out_bytes[out_index]), int(out_devices[out_index]))
+        def place(out_index: tuple[int, ...], sources: list[tuple[int, Any]],
+                  local: bool = False) -> int:
+            # ``local``: a slice or reshape of one block defaults to where that block lives
+            # (the smaller result moves later, if at all, rather than the whole block now).
+            src_devs = [int(leaves[k].devices[i]) for k, i in sources]
+            default = src_devs[0] if local else int(out_devices[out_index])
+            return self.place(src_devs, [float(leaf_bytes[k][i]) for k, i in sources],
+                              float(out_bytes[out_index]), default)
 
         refs, devs = [], []
         for out_index, recipe in node.plan(leaves):
@@ -385,11 +389,11 @@ class Lowering:
                 continue
             if kind == "slice":
                 _, k, index, sel = recipe
-                d = place(out_index, [(k, index)])
+                d = place(out_index, [(k, index)], local=True)
                 ref = submit(K.take_slice, (sel, leaves[k].refs[index]), devices[d])
             elif kind == "reshape":
                 _, k, index, shape = recipe
-                d = place(out_index, [(k, index)])
+                d = place(out_index, [(k, index)], local=True)
                 ref = submit(K.reshape_block, (shape, leaves[k].refs[index]), devices[d])
             elif kind in ("assemble", "flat"):
                 _, shape, pieces = recipe
