@@ -94,6 +94,16 @@ def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
     return np.broadcast_to(arr, grid_shape).ravel()
 
 
+def _input_columns(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
+                   grid_shape: tuple[int, ...]) -> tuple[list[np.ndarray], list[list[int]],
+                                                         list[list[float]]]:
+    """Per fused input, in output-block order: its refs, their devices and their bytes."""
+    refs = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
+    devs = [_aligned(leaf, perm, ndim, grid_shape, "devices").tolist() for leaf, perm in inputs]
+    sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes").tolist() for leaf, perm in inputs]
+    return refs, devs, sizes
+
+
 def _no_flush() -> None:
     return None
 
@@ -189,12 +199,7 @@ class Lowering:
                                                      *[leaf.refs.flat[0] for leaf, _ in inputs]),
                                        self.devices[d])
             return self.new_leaf(node, [ref], [d])
-        ndim = node.ndim
-        columns = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
-        in_devs = [_aligned(leaf, perm, ndim, grid_shape, "devices").tolist()
-                   for leaf, perm in inputs]
-        in_sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes").tolist()
-                    for leaf, perm in inputs]
+        columns, in_devs, in_sizes = _input_columns(inputs, node.ndim, grid_shape)
         defaults = self.placement.output_devices(grid_shape).ravel().tolist()
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize).ravel().tolist()
         submit, devices, fused, place = self.executor.submit, self.devices, K.fused_map, \
@@ -220,12 +225,7 @@ class Lowering:
         else:  # reduce the blocks as they are: no program, no copy
             program, inputs = None, [(self.ensure(source), None)]
         src_shape = src_grid.grid_shape
-        ndim = source.ndim
-        columns = [_aligned(leaf, perm, ndim, src_shape) for leaf, perm in inputs]
-        in_devs = [_aligned(leaf, perm, ndim, src_shape, "devices").tolist()
-                   for leaf, perm in inputs]
-        in_sizes = [_aligned(leaf, perm, ndim, src_shape, "nbytes").tolist()
-                    for leaf, perm in inputs]
+        columns, in_devs, in_sizes = _input_columns(inputs, source.ndim, src_shape)
         reduced_extent = math.prod(src_shape[a] for a in axes)
         finalize_now = reduced_extent == 1
         submit, devices, place = self.executor.submit, self.devices, self.place
