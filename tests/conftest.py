@@ -10,6 +10,7 @@ split into many blocks, as cuPyNumeric does in its test mode.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -35,7 +36,18 @@ def start(name: str) -> nums.Session:
                 running.settings.workers == options.get("workers") and running.settings.testing:
             return running
         nums.shutdown()
+    if options["backend"] == "ray":
+        _shared_ray()
     return nums.init(**options)
+
+
+def _shared_ray() -> None:
+    """One small local Ray for the whole run: nums joins it, so nums.shutdown() keeps it."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, object_store_memory=512 * 2**20,
+                 include_dashboard=False, logging_level="WARNING")
 
 
 @pytest.fixture(params=SELECTED)
@@ -53,5 +65,8 @@ def serial() -> nums.Session:
 
 def pytest_sessionfinish(session, exitstatus):
     nums.shutdown()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 

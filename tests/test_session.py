@@ -314,8 +314,9 @@ def test_third_party_backend_plugin(fresh):
 def test_executor_protocol(backend):
     executor = nums.session().executor
     assert isinstance(executor, nums.runtime.Executor)
-    expected = SerialExecutor if backend == "serial" else ThreadExecutor
-    assert type(executor) is expected
+    if backend in ("serial", "threads"):
+        expected = SerialExecutor if backend == "serial" else ThreadExecutor
+        assert type(executor) is expected
     assert not isinstance(object(), nums.runtime.Executor)
 
 

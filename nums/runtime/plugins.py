@@ -16,6 +16,7 @@ __all__ = ["plugin_manager", "backends", "kernel_sets"]
 BUILTIN_PLUGINS = (
     "nums.backends.local.plugin",
     "nums.backends.dryrun.plugin",
+    "nums.backends.ray.plugin",
     "nums.kernels.plugin",
 )
 

@@ -35,6 +35,12 @@ def _to_optional_int(value: Any) -> int | None:
     return int(value)
 
 
+def _to_optional_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    return _to_bool(value)
+
+
 def _to_bytes(value: Any) -> int | None:
     """Read a byte count: an int, or a string like ``"64MB"``, ``"4KiB"``."""
     if value is None or value == "":
@@ -80,6 +86,8 @@ SETTINGS: Mapping[str, Setting] = {
                 "BLAS threads per worker; None picks cores // workers."),
         Setting("placement", "NUMS_PLACEMENT", "greedy", "greedy", str,
                 "Where block ops run: 'greedy' (minimise peak memory + traffic) or 'cyclic'."),
+        Setting("progress", "NUMS_PROGRESS", None, False, _to_optional_bool,
+                "Progress bar for long get()s (Ray); None: only in interactive terminals."),
         Setting("testing", "NUMS_TESTING", False, True, _to_bool,
                 "Use the test defaults (tiny blocks) for every setting."),
     )

@@ -1,0 +1,149 @@
+"""Starting or joining Ray, and the nodes nums places blocks on.
+
+``nums.init(backend="ray")`` with no address starts a private local Ray (``address="local"``,
+so it never attaches to some other process's cluster by accident) and stops it at shutdown.
+With ``address=`` (``"auto"``, ``"host:port"``, ``"ray://host:port"``), with ``RAY_ADDRESS`` set,
+or when ``ray.is_initialized()`` already, nums joins that cluster and leaves it running. A
+``host:port`` address is probed over TCP first, so an unreachable one fails fast with a
+``ConnectionError`` that names it (Ray alone retries for about half a minute).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RayNode", "connect", "alive_nodes", "alive_node_ids", "check_reachable",
+           "TESTING_OBJECT_STORE"]
+
+# A locally started Ray in testing mode keeps its object store small (tests share machines).
+TESTING_OBJECT_STORE = 512 * 2**20
+TESTING_MAX_CPUS = 2
+PROBE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RayNode:
+    """One alive Ray node with CPUs: its id (hex), address and CPU count."""
+
+    node_id: str
+    address: str
+    cpus: float
+
+    def describe(self) -> str:
+        """``node <id> at <address>``, for messages."""
+        return f"node {self.node_id} at {self.address}"
+
+
+def alive_nodes() -> list[RayNode]:
+    """Alive nodes with at least one CPU, sorted by node id (a fixed order for a cluster).
+
+    Nodes without CPUs (e.g. a head started with ``--num-cpus=0``) are left out: a task pinned
+    there could never start.
+    """
+    import ray
+
+    nodes = []
+    for info in ray.nodes():
+        cpus = float(info.get("Resources", {}).get("CPU", 0.0))
+        if info.get("Alive") and cpus >= 1:
+            nodes.append(RayNode(info["NodeID"], str(info.get("NodeManagerAddress", "?")), cpus))
+    return sorted(nodes, key=lambda n: n.node_id)
+
+
+def alive_node_ids() -> set[str]:
+    """Ids of the nodes Ray reports alive."""
+    import ray
+
+    return {info["NodeID"] for info in ray.nodes() if info.get("Alive")}
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``host:port`` or ``ray://host:port`` address, else None."""
+    text = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raise ConnectionError naming ``address`` if nothing accepts connections there.
+
+    Parameters
+    ----------
+    address : str
+        A Ray address; ``"auto"`` and other forms without a port are not probed.
+    timeout : float
+        Seconds to wait for the TCP connection.
+    """
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
+
+
+def connect(address: str | None, *, num_cpus: int | None, object_store_memory: int | None,
+            testing: bool, ray_options: dict[str, Any], default_cpus: int | None = None) -> bool:
+    """Start or join Ray.
+
+    Parameters
+    ----------
+    address : str or None
+        Cluster to join; None starts a local Ray (unless ``RAY_ADDRESS`` is set).
+    num_cpus, object_store_memory : int or None
+        Resources of a locally started Ray (refused when joining a cluster).
+    testing : bool
+        Testing mode: a local Ray gets at most 2 CPUs and a 512 MB object store by default.
+    ray_options : dict
+        Further keyword arguments for ``ray.init``.
+    default_cpus : int, optional
+        CPUs of a local Ray when ``num_cpus`` is not given (nums' ``workers`` setting);
+        ignored when joining.
+
+    Returns
+    -------
+    bool
+        True when this call started Ray (so nums stops it at shutdown).
+    """
+    import ray
+
+    if ray.is_initialized():
+        if num_cpus is not None or object_store_memory is not None:
+            raise ValueError("num_cpus and object_store_memory size a Ray that nums starts; "
+                             "Ray is already running in this process")
+        return False
+    if address is None or address == "local":
+        address = None if address == "local" else os.environ.get("RAY_ADDRESS") or None
+    options = dict(ray_options)
+    options.setdefault("logging_level", logging.WARNING)
+    if address is None:
+        if num_cpus is None:
+            num_cpus = default_cpus or os.cpu_count() or 1
+            if testing:
+                num_cpus = min(num_cpus, TESTING_MAX_CPUS)
+        if object_store_memory is None and testing:
+            object_store_memory = TESTING_OBJECT_STORE
+        options.setdefault("include_dashboard", False)
+        ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_memory,
+                 **options)
+        return True
+    if num_cpus is not None or object_store_memory is not None:
+        raise ValueError("num_cpus and object_store_memory size a Ray that nums starts; they "
+                         f"cannot be given when joining the cluster at {address!r}")
+    check_reachable(address)
+    try:
+        ray.init(address=address, **options)
+    except (ValueError, TypeError):
+        raise
+    except Exception as exc:  # Ray raises several types for a cluster it cannot join
+        raise ConnectionError(f"cannot connect to the Ray cluster at {address!r}: {exc}") \
+            from None
+    return False

@@ -1,0 +1,131 @@
+"""Errors of the Ray backend: a failed kernel re-raised as itself, a lost node named.
+
+- A kernel that raises inside a Ray task reaches the caller as the *original* exception (type
+  and message), not as Ray's ``RayTaskError`` wrapper; a note says which task, pid and host.
+- When Ray reports a system failure (lost object, unschedulable task, crashed worker) while a
+  node holding nums devices is dead, the caller gets a :class:`NodeLostError` naming the node.
+- Ray logs an "Unhandled error" for every failed object whose last ref is dropped unread; nums
+  drops the refs of a failed job's other blocks all the time, so :class:`QuietUnhandledErrors`
+  silences those messages, for nums tasks only, while a session runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+__all__ = ["NodeLostError", "unwrap_task_error", "translate_error", "lost_node_message",
+           "QuietUnhandledErrors"]
+
+
+class NodeLostError(RuntimeError):
+    """A Ray node that held devices of the running nums session is no longer alive.
+
+    The blocks placed on it are lost (tasks are pinned to their node, so Ray cannot rebuild
+    them elsewhere): restart the session with ``nums.shutdown(); nums.init(backend="ray")``.
+    """
+
+
+def unwrap_task_error(err: BaseException) -> BaseException:
+    """The exception a kernel raised, unwrapped from Ray's ``RayTaskError`` (nested too).
+
+    Parameters
+    ----------
+    err : BaseException
+        What ``ray.get`` raised.
+
+    Returns
+    -------
+    BaseException
+        The original exception when Ray kept it, else ``err`` itself.
+    """
+    from ray.exceptions import RayTaskError
+
+    for _ in range(16):  # a dependency's failure is wrapped once per task it went through
+        if not isinstance(err, RayTaskError):
+            break
+        cause = getattr(err, "cause", None)
+        if cause is None:
+            try:
+                cause = err.as_instanceof_cause()
+            except Exception:  # Ray could not rebuild the original type
+                break
+            if isinstance(cause, RayTaskError):  # the dual-class instance: keep Ray's own
+                break
+        if isinstance(cause, BaseException) and hasattr(cause, "add_note"):
+            note = "raised in a Ray task" + "".join(
+                f" {label}={value}" for label, value in
+                (("task", _attr(err, "function_name")), ("pid", _attr(err, "pid")),
+                 ("ip", _attr(err, "ip"))) if value is not None)
+            if note not in getattr(cause, "__notes__", ()):
+                cause.add_note(note)
+        err = cause
+    return err
+
+
+def _attr(err: BaseException, name: str) -> object:
+    """``err.name`` or None (Ray's exception classes forward unknown names to the cause)."""
+    try:
+        return vars(err).get(name)
+    except TypeError:
+        return None
+
+
+def _system_errors() -> tuple[type[BaseException], ...]:
+    import ray.exceptions as rex
+
+    names = ("ObjectLostError", "TaskUnschedulableError", "WorkerCrashedError", "NodeDiedError",
+             "RaySystemError", "LocalRayletDiedError")
+    return tuple(getattr(rex, n) for n in names if hasattr(rex, n))
+
+
+def lost_node_message(lost: Sequence[str]) -> str:
+    """The message of a :class:`NodeLostError` for the descriptions of the ``lost`` nodes."""
+    nodes = "; ".join(lost)
+    return (f"Ray node(s) lost during a nums job: {nodes}. Blocks placed on them are gone; "
+            "restart with nums.shutdown() and nums.init(backend='ray')")
+
+
+def translate_error(err: BaseException, lost_nodes: Callable[[], list[str]]) -> BaseException:
+    """What to raise in the caller for ``err`` raised by ``ray.get``.
+
+    Parameters
+    ----------
+    err : BaseException
+        The exception from Ray.
+    lost_nodes : callable
+        Returns descriptions of the session's nodes that are dead (empty when all are alive).
+
+    Returns
+    -------
+    BaseException
+        The kernel's own exception, a :class:`NodeLostError` when a system failure coincides
+        with a dead node, or Ray's exception unchanged.
+    """
+    cause = unwrap_task_error(err)
+    if isinstance(cause, _system_errors()):
+        lost = lost_nodes()
+        if lost:
+            error = NodeLostError(lost_node_message(lost))
+            error.__cause__ = cause
+            return error
+    return cause
+
+
+class QuietUnhandledErrors(logging.Filter):
+    """Drops Ray's "Unhandled error" log records about nums tasks (the caller already got the
+    error from ``get()``); records about other Ray tasks pass."""
+
+    LOGGER = "ray._private.worker"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Unhandled error") and "ray::nums." in message)
+
+    def install(self) -> None:
+        """Attach the filter to Ray's worker logger."""
+        logging.getLogger(self.LOGGER).addFilter(self)
+
+    def remove(self) -> None:
+        """Detach the filter."""
+        logging.getLogger(self.LOGGER).removeFilter(self)

@@ -1,0 +1,317 @@
+"""The Ray executor: one CPU device per Ray node, every kernel a Ray task pinned to its node.
+
+- **Devices.** ``Device(i, "cpu", 0)`` for the i-th alive node with CPUs, nodes sorted by node
+  id (a fixed order for a given cluster). ``cluster_shape`` arranges them as on any backend.
+- **Tasks.** One generic remote function (:func:`nums.backends.ray.tasks.run_kernel`) runs every
+  kernel: the :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the
+  worker's registry. A task is pinned with ``NodeAffinitySchedulingStrategy(node, soft=False)``,
+  so it runs where nums placed it; block creation therefore happens on the owning node. Every
+  task may be retried ``max_retries`` times when its worker or node dies (kernels are pure), but
+  a kernel's own exception is never retried. Tasks are named ``nums.<kernel>``, which is what
+  ``ps`` and Ray's dashboard show for a busy worker.
+- **Refs** are ObjectRefs; Ray resolves those at the top level of a task's arguments, and numpy
+  blocks are read zero-copy from the node's object store. Blocks are freed by Ray's reference
+  counting as soon as no BlockArray (or pending task) holds their ref.
+- **Submission** happens in :meth:`RayExecutor.submit` (``flush`` is a no-op): Ray queues tasks
+  whose inputs are not ready yet. ``np.errstate`` set in the driver applies to its tasks.
+- **get** is one ``ray.get`` of all refs. A job still running after two seconds continues in
+  :mod:`nums.backends.ray.progress` (a tqdm bar in interactive terminals, a watch on the nodes).
+  A kernel's exception is re-raised with its original type and message; a system failure
+  while one of the session's nodes is dead raises :class:`~nums.backends.ray.errors.NodeLostError`
+  naming the node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from nums.backends.ray.cluster import RayNode, alive_node_ids, alive_nodes, connect
+from nums.backends.ray.errors import (
+    NodeLostError,
+    QuietUnhandledErrors,
+    lost_node_message,
+    translate_error,
+    unwrap_task_error,
+)
+from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
+from nums.backends.ray.tasks import probe_worker, run_kernel
+
+from nums.runtime.device import Device
+from nums.runtime.executor import Kernel
+
+__all__ = ["RayExecutor"]
+
+DEFAULT_MAX_RETRIES = 3
+START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
+NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
+_DEFAULT_ERRSTATE = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
+
+class RayExecutor:
+    """Runs nums kernels as Ray tasks pinned to nodes.
+
+    Use :meth:`start` (what ``nums.init(backend="ray")`` calls) rather than the constructor,
+    which expects Ray to be running already.
+
+    Parameters
+    ----------
+    nodes : sequence of RayNode
+        The nodes to place blocks on, in device order.
+    owns_ray : bool
+        Whether :meth:`shutdown` stops Ray (True when nums started it).
+    max_retries : int
+        Retries of a task whose worker or node died.
+    progress : bool or None
+        Progress bar for long gets; None: on in interactive terminals.
+    """
+
+    name = "ray"
+
+    def __init__(self, nodes: Sequence[RayNode], *, owns_ray: bool,
+                 max_retries: int = DEFAULT_MAX_RETRIES, progress: bool | None = None) -> None:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if not nodes:
+            raise RuntimeError("the Ray cluster has no alive node with CPUs to run nums on")
+        self._ray = ray
+        self.nodes = tuple(nodes)
+        self.owns_ray = owns_ray
+        self.max_retries = int(max_retries)
+        self.progress = progress_default(progress)
+        self._devices = tuple(Device(i, "cpu", 0) for i in range(len(self.nodes)))
+        self._strategies = [NodeAffinitySchedulingStrategy(n.node_id, soft=False)
+                            for n in self.nodes]
+        self._remote = ray.remote(run_kernel)
+        self._tasks: dict[tuple[str, int, int], Any] = {}
+        self._closed = False
+        self._quiet = QuietUnhandledErrors()
+        self._quiet.install()
+        self._job_start: float | None = None
+        self.last_job: tuple[float, float] | None = None  # (start, end), seconds since epoch
+
+    # -- start ---------------------------------------------------------------------------
+    @classmethod
+    def start(cls, settings: Any, *, address: str | None = None, num_cpus: int | None = None,
+              object_store_memory: int | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+              progress: bool | None = None, **ray_options: Any) -> RayExecutor:
+        """Start or join Ray and return an executor over its nodes.
+
+        Parameters
+        ----------
+        settings : Settings
+            The session's settings (``workers`` sizes a locally started Ray when ``num_cpus``
+            is not given; ``testing`` keeps it small).
+        address : str, optional
+            Ray cluster to join (``"auto"``, ``"host:port"``, ``"ray://host:port"``); default:
+            ``RAY_ADDRESS``, else a new local Ray that :meth:`shutdown` stops. When Ray is
+            already initialised in this process, nums joins it.
+        num_cpus, object_store_memory : int, optional
+            Resources of a locally started Ray.
+        max_retries : int
+            Retries of a task whose worker or node died.
+        progress : bool, optional
+            Progress bar for long gets (default: on in interactive terminals).
+        **ray_options
+            Passed to ``ray.init`` (e.g. ``runtime_env``).
+
+        Returns
+        -------
+        RayExecutor
+
+        Raises
+        ------
+        ConnectionError
+            If ``address`` cannot be reached (the message names it).
+        RuntimeError
+            If Ray workers cannot run nums (e.g. nums is not installed on a node).
+        """
+        import ray
+
+        if progress is None:
+            progress = getattr(settings, "progress", None)
+        owns = connect(address, num_cpus=num_cpus, object_store_memory=object_store_memory,
+                       testing=bool(getattr(settings, "testing", False)),
+                       ray_options=ray_options, default_cpus=getattr(settings, "workers", None))
+        executor = None
+        try:
+            executor = cls(alive_nodes(), owns_ray=owns, max_retries=max_retries,
+                           progress=progress)
+            executor._check_workers()
+        except BaseException:
+            if executor is not None:
+                executor.shutdown()  # stops Ray too when nums started it
+            elif owns:
+                ray.shutdown()
+            raise
+        return executor
+
+    def _check_workers(self) -> None:
+        """Run one probe task per node: workers import nums and run where they are pinned."""
+        ray = self._ray
+        probe = ray.remote(probe_worker)
+        refs = [probe.options(scheduling_strategy=s, name="nums.start").remote()
+                for s in self._strategies]
+        try:
+            infos = ray.get(refs, timeout=START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            raise RuntimeError(f"Ray workers did not start within {START_TIMEOUT_S:.0f} s on "
+                               f"{', '.join(n.describe() for n in self.nodes)}") from None
+        except ray.exceptions.RayError as err:
+            cause = unwrap_task_error(err)
+            raise RuntimeError(f"Ray workers cannot run nums ({type(cause).__name__}: {cause}); "
+                               "install nums on every node or pass runtime_env= to "
+                               "nums.init") from cause
+        for node, info in zip(self.nodes, infos):
+            if info["node_id"] != node.node_id:  # pragma: no cover - Ray guarantees this
+                raise RuntimeError(f"a task pinned to {node.describe()} ran on node "
+                                   f"{info['node_id']}")
+
+    # -- the protocol --------------------------------------------------------------------
+    def devices(self) -> Sequence[Device]:
+        """One CPU device per node, in node order."""
+        return self._devices
+
+    def put(self, value: Any, device: Device) -> Any:
+        """Store ``value`` in the object store (the driver's node; read where it is used)."""
+        if self._job_start is None:
+            self._job_start = time.time()
+        return self._ray.put(value)
+
+    def _task(self, kernel: Kernel, node: int, num_returns: int) -> Any:
+        """The remote function with the options of ``kernel`` on ``node`` (cached)."""
+        key = (kernel.name, node, num_returns)
+        fn = self._tasks.get(key)
+        if fn is None:
+            if self._closed:
+                raise RuntimeError("the Ray executor was shut down; call nums.init() again")
+            fn = self._remote.options(num_returns=num_returns,
+                                      scheduling_strategy=self._strategies[node],
+                                      max_retries=self.max_retries, retry_exceptions=False,
+                                      name=f"nums.{kernel.name}")
+            self._tasks[key] = fn
+        return fn
+
+    def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
+               num_returns: int = 1) -> Any:
+        """Run ``kernel(*args)`` as a Ray task pinned to ``device``'s node."""
+        fn = self._tasks.get((kernel.name, device.node, num_returns))
+        if fn is None:
+            fn = self._task(kernel, device.node, num_returns)
+        if self._job_start is None:
+            self._job_start = time.time()
+        errstate = np.geterr()
+        refs = fn.remote(kernel, device.kind, None if errstate == _DEFAULT_ERRSTATE else errstate,
+                         *args)
+        return refs if num_returns == 1 else tuple(refs)
+
+    def flush(self) -> None:
+        """Nothing to do: :meth:`submit` hands tasks to Ray at once."""
+        return None
+
+    def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
+        """Wait for ``refs`` (one ``ray.get``) and return their values.
+
+        Parameters
+        ----------
+        refs : sequence of ObjectRef
+            Refs from :meth:`submit` or :meth:`put` (other values are returned as they are).
+        timeout : float, optional
+            Seconds to wait before raising TimeoutError.
+
+        Returns
+        -------
+        list
+            The values, in order (numpy blocks may be read-only views of the object store).
+
+        Raises
+        ------
+        Exception
+            A kernel's exception, with its original type and message.
+        NodeLostError
+            If a node of the session died and its blocks could not be computed.
+        """
+        refs = list(refs)
+        if not refs:
+            return []
+        ray = self._ray
+        ref_type = ray.ObjectRef
+        if not all(type(r) is ref_type for r in refs):
+            positions = [i for i, r in enumerate(refs) if type(r) is ref_type]
+            out = list(refs)
+            for i, value in zip(positions, self.get([refs[i] for i in positions], timeout)):
+                out[i] = value
+            return out
+        started = time.monotonic()
+        try:
+            first = PROGRESS_AFTER_S if timeout is None else min(PROGRESS_AFTER_S, timeout)
+            try:
+                return ray.get(refs, timeout=first)
+            except ray.exceptions.GetTimeoutError:
+                if timeout is not None and timeout <= PROGRESS_AFTER_S:
+                    raise TimeoutError(f"nums blocks were not ready within {timeout} s") \
+                        from None
+            deadline = None if timeout is None else started + timeout
+            wait_all(refs, deadline=deadline, show=self.progress, check=self._node_watch())
+            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+            return ray.get(refs, timeout=remaining)
+        except ray.exceptions.RayError as err:
+            raise translate_error(err, self.lost_nodes) from None
+        finally:
+            if self._job_start is not None:  # a get that submitted nothing is no new job
+                self.last_job = (self._job_start, time.time())
+                self._job_start = None
+
+    def free(self, refs: Sequence[Any]) -> None:
+        """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""
+        return None
+
+    def shutdown(self) -> None:
+        """Forget the tasks; stop Ray if nums started it (a joined cluster keeps running)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._tasks.clear()
+        if self.owns_ray and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._quiet.remove()
+
+    # -- nodes ---------------------------------------------------------------------------
+    def lost_nodes(self) -> list[str]:
+        """Descriptions of this session's nodes that Ray no longer reports alive."""
+        try:
+            alive = alive_node_ids()
+        except Exception:  # the GCS itself is gone: every node is lost to us
+            alive = set()
+        return [f"{n.describe()} (nums device {d})" for n, d in zip(self.nodes, self._devices)
+                if n.node_id not in alive]
+
+    def _node_watch(self) -> Any:
+        """A check for :func:`wait_all`: raise NodeLostError once a node has been dead for
+        :data:`NODE_LOSS_GRACE_S` and the job is still not done."""
+        lost_since: list[float] = []
+
+        def check() -> None:
+            lost = self.lost_nodes()
+            if not lost:
+                lost_since.clear()
+                return
+            if not lost_since:
+                lost_since.append(time.monotonic())
+            elif time.monotonic() - lost_since[0] > NODE_LOSS_GRACE_S:
+                raise NodeLostError(lost_node_message(lost))
+
+        return check
+
+    # -- diagnostics ---------------------------------------------------------------------
+    def timeline(self, filename: str | None = None) -> list[dict[str, Any]]:
+        """Chrome-trace events of the last job (see :mod:`nums.backends.ray.timeline`)."""
+        from nums.backends.ray.timeline import job_timeline
+
+        return job_timeline(self.last_job, filename)
+
+    def __repr__(self) -> str:
+        return f"RayExecutor(nodes={len(self.nodes)}, owns_ray={self.owns_ray})"

@@ -1,0 +1,492 @@
+"""The Ray backend on a real Ray: results against NumPy, placement on several nodes, errors,
+freeing, fault tolerance, start / join / shutdown.
+
+One local Ray (2 CPUs, a small object store) serves the single-node tests; nums *joins* it, so
+``nums.shutdown()`` leaves it running and tests can switch to the local backend and back
+cheaply. The multi-node tests run last, on a ``ray.cluster_utils.Cluster`` of 3 nodes with
+1 CPU each (one Ray per process, so the harness swaps one for the other once).
+
+The API suite runs on Ray with ``NUMS_TEST_BACKENDS=ray python -m pytest tests/...``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from nums.backends.ray.progress import PROGRESS_AFTER_S  # noqa: E402
+from nums.kernels.registry import all_kernels  # noqa: E402
+
+import nums  # noqa: E402
+import nums.numpy as nps  # noqa: E402
+from nums.array.blockarray import BlockArray  # noqa: E402
+from nums.array.grid import ArrayGrid  # noqa: E402
+from nums.ir.lower import materialize  # noqa: E402
+from nums.ir.nodes import Create  # noqa: E402
+from nums.runtime.device import Device  # noqa: E402
+from nums.runtime.executor import Kernel  # noqa: E402
+from tests.test_session import FAILURES, _numpy_error, failing_array  # noqa: E402
+from tests.utils import assert_eq  # noqa: E402
+
+pytestmark = [pytest.mark.ray]
+
+MIB = 2**20
+OBJECT_STORE = 600 * MIB
+
+
+# -- the Ray harness -----------------------------------------------------------------------
+
+class RayHarness:
+    """Owns this module's Ray: a single local node, or a 3-node test cluster."""
+
+    def __init__(self) -> None:
+        self.mode: str | None = None
+        self.cluster = None
+
+    def stop(self) -> None:
+        nums.shutdown()
+        if ray.is_initialized():
+            ray.shutdown()
+        if self.cluster is not None:
+            self.cluster.shutdown()
+            self.cluster = None
+        self.mode = None
+
+    def single(self, **options) -> nums.Session:
+        """nums joined to a local one-node Ray with 2 CPUs."""
+        if self.mode != "single":
+            self.stop()
+            ray.init(address="local", num_cpus=2, object_store_memory=OBJECT_STORE,
+                     include_dashboard=False, logging_level="WARNING")
+            self.mode = "single"
+        return self._nums(**options)
+
+    def three_nodes(self, **options) -> nums.Session:
+        """nums joined to a test cluster of 3 nodes with 1 CPU each."""
+        if self.mode != "cluster":
+            self.stop()
+            from ray.cluster_utils import Cluster
+
+            node = dict(num_cpus=1, object_store_memory=100 * MIB)
+            self.cluster = Cluster(initialize_head=True,
+                                   head_node_args=dict(node, include_dashboard=False))
+            for _ in range(2):
+                self.cluster.add_node(**node)
+            self.cluster.wait_for_nodes()
+            ray.init(address=self.cluster.address, logging_level="WARNING")
+            self.mode = "cluster"
+        return self._nums(**options)
+
+    @staticmethod
+    def _nums(**options) -> nums.Session:
+        if nums.is_initialized():
+            running = nums.session()
+            if running.backend == "ray" and not options:
+                return running
+            nums.shutdown()
+        return nums.init(backend="ray", testing=True, **options)
+
+
+@pytest.fixture(scope="module")
+def harness():
+    h = RayHarness()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def session(harness) -> nums.Session:
+    """nums on the single-node Ray."""
+    return harness.single()
+
+
+def ray_workers_of(pid: int) -> list:
+    """Ray worker processes started by this test process (never another process's Ray)."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(pid).children(recursive=True):
+        try:
+            title = proc.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if title and title[0].startswith("ray::"):
+            found.append((proc, title[0]))
+    return found
+
+
+def plasma_used_mib() -> float:
+    """Object store bytes in use on every node, from Ray's own memory summary."""
+    from ray._private.internal_api import memory_summary
+
+    text = memory_summary(stats_only=True)
+    match = re.search(r"Plasma memory usage (\d+(?:\.\d+)?) MiB", text)
+    assert match, text
+    return float(match.group(1))
+
+
+# -- the executor --------------------------------------------------------------------------
+
+def test_devices_and_protocol(session):
+    from nums.backends.ray.executor import RayExecutor
+
+    executor = session.executor
+    assert isinstance(executor, RayExecutor)
+    assert isinstance(executor, nums.runtime.Executor)
+    assert session.backend == "ray"
+    assert session.devices == (Device(0, "cpu", 0),)
+    assert len(executor.nodes) == 1
+    assert executor.nodes[0].node_id == ray.get_runtime_context().get_node_id()
+    assert executor.owns_ray is False  # joined the harness's Ray
+    ref = executor.put(np.arange(3.0), session.devices[0])
+    assert isinstance(ref, ray.ObjectRef)
+    np.testing.assert_array_equal(executor.get([ref, ref, 5])[0], np.arange(3.0))
+    assert executor.get([ref, ref, 5])[2] == 5
+    assert executor.get([]) == []
+
+
+OPERATIONS = {
+    "chain+sum": lambda np_, a, b: (np_.exp(a) * 2 + np_.sin(b) - a / 3).sum(axis=0),
+    "chain+mean": lambda np_, a, b: (a * b + 1).mean(axis=1),
+    "matmul": lambda np_, a, b: a @ b.T,
+    "gram": lambda np_, a, b: a.T @ a,
+    "slice": lambda np_, a, b: a[3:17:2, ::3] + b[1:8, 2::3],
+    "reshape": lambda np_, a, b: (a + b).reshape(10, 36).T.reshape(-1)[5:300],
+    "concatenate": lambda np_, a, b: np_.concatenate([a, b], axis=1).max(axis=1),
+}
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_results_equal_numpy(session, name):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((20, 18)), rng.standard_normal((20, 18))
+    x, y = nps.array(a, block_shape=(6, 5)), nps.array(b, block_shape=(7, 4))
+    fn = OPERATIONS[name]
+    assert_eq(fn(nps, x, y), fn(np, a, b), rtol=1e-10, atol=1e-12)
+
+
+def test_assignment(session):
+    a = np.arange(120.0).reshape(10, 12)
+    x = nps.array(a, block_shape=(3, 5))
+    x[2:9:3, 1:] = -1
+    x[0] = nps.arange(12.0) * 10
+    a[2:9:3, 1:] = -1
+    a[0] = np.arange(12.0) * 10
+    assert_eq(x, a)
+    x += 1
+    assert_eq(x, a + 1)
+
+
+def test_random_matches_local_backend(session):
+    def draw():
+        rng = nps.random.default_rng(42)
+        return nums.get(rng.standard_normal((300, 7), block_shape=(64, 3)),
+                        rng.integers(0, 100, size=(50,), block_shape=(8,)))
+
+    on_ray = draw()
+    nums.shutdown()  # leaves the harness's Ray running
+    assert ray.is_initialized()
+    nums.init(backend="local", workers=2, testing=True)
+    on_local = draw()
+    nums.shutdown()
+    for r, l in zip(on_ray, on_local):
+        np.testing.assert_array_equal(r, l)
+
+
+def test_errstate_reaches_tasks(session):
+    x = nps.array(np.array([1.0, 0.0, -1.0]), block_shape=(1,))
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError):
+            (x / 0).get()
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal((x / 0).get()[[0, 2]], [np.inf, -np.inf])
+
+
+# -- errors --------------------------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", list(FAILURES))
+def test_kernel_exception_reaches_caller(session, kind):
+    error_type, message = _numpy_error(*FAILURES[kind])
+    with pytest.raises(error_type) as info:
+        failing_array(kind).get()
+    assert type(info.value) is error_type  # not Ray's RayTaskError(...) wrapper
+    assert str(info.value) == message
+    assert any("Ray task" in note for note in getattr(info.value, "__notes__", []))
+    with pytest.raises(error_type) as info:  # through dependent tasks
+        (failing_array(kind) * 2 + 1).sum().get()
+    assert type(info.value) is error_type and str(info.value) == message
+    a = np.arange(12.0).reshape(3, 4)  # the session keeps working
+    assert_eq(nps.array(a, block_shape=(2, 2)) @ nps.array(a.T, block_shape=(2, 2)), a @ a.T)
+
+
+def test_init_twice_with_other_backend(session):
+    with pytest.raises(RuntimeError, match="already running with backend 'ray'") as info:
+        nums.init(backend="local", workers=1)
+    assert "nums.shutdown()" in str(info.value)
+    assert nums.session() is session
+    assert int(nps.arange(5).sum()) == 10
+
+
+def test_get_timeout(session):
+    executor = session.executor
+    x = nps.random.default_rng(0).random((2_000_000,), block_shape=(1_000_000,))
+    y = x
+    for _ in range(12):
+        y = nps.sin(y) + 0.5
+    (leaf,) = materialize([y.sum()._node])
+    with pytest.raises(TimeoutError):
+        executor.get(list(leaf.refs.ravel()), timeout=0.05)
+    assert np.isfinite(executor.get(list(leaf.refs.ravel()), timeout=120)[0])
+
+
+# -- freeing -------------------------------------------------------------------------------
+
+@pytest.mark.timeout(120)
+def test_object_store_usage_returns_to_baseline(session):
+    gc.collect()
+    baseline = plasma_used_mib()
+    x = nps.ones((25_000_000,), block_shape=(3_125_000,)).persist()  # 200 MB in 8 blocks
+    y = (x * 2).persist()
+    assert float(y[-1]) == 2.0
+    used = plasma_used_mib()
+    assert used >= baseline + 350, (baseline, used)
+    del x, y
+    gc.collect()
+    deadline = time.monotonic() + 30
+    while plasma_used_mib() > baseline + 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert plasma_used_mib() <= baseline + 10, (baseline, used, plasma_used_mib())
+
+
+# -- fault tolerance -----------------------------------------------------------------------
+
+def _slow_sum(n_blocks: int, block: int, rounds: int):
+    x = nps.random.default_rng(3).random((n_blocks * block,), block_shape=(block,)).persist()
+    y = x
+    for _ in range(rounds):
+        y = nps.sin(y) * 0.9 + 0.1
+    return x, y.sum()
+
+
+def _expected_slow_sum(v: np.ndarray, rounds: int) -> float:
+    for _ in range(rounds):
+        v = np.sin(v) * 0.9 + 0.1
+    return float(v.sum())
+
+
+@pytest.mark.timeout(120)
+def test_killed_worker_is_retried(session, capfd):
+    session.executor.progress = True  # also shows the bar of a long get (on stderr)
+    try:
+        x, total = _slow_sum(n_blocks=6, block=200_000, rounds=12)
+        materialize([total._node])  # submitted, running now
+        victim = None
+        deadline = time.monotonic() + 30
+        while victim is None and time.monotonic() < deadline:
+            busy = [p for p, title in ray_workers_of(os.getpid())
+                    if title.startswith("ray::nums.fused_reduce")]
+            victim = busy[0] if busy else None
+            time.sleep(0.02)
+        assert victim is not None, "no worker was running a nums task"
+        os.kill(victim.pid, signal.SIGKILL)
+        start = time.monotonic()
+        value = float(total)
+        waited = time.monotonic() - start
+        assert not victim.is_running() or victim.status() == "zombie"
+    finally:
+        session.executor.progress = False
+    assert np.isclose(value, _expected_slow_sum(x.get(), 12), rtol=1e-12)
+    if waited > PROGRESS_AFTER_S + 1:  # the get was long enough for the bar to show
+        assert "block" in capfd.readouterr().err  # tqdm's bar: "nums: ...block/s"
+
+
+def test_timeline_of_last_job(session, tmp_path):
+    from nums.backends.ray.timeline import export_timeline
+
+    a = np.arange(400.0).reshape(20, 20)
+    x = nps.array(a, block_shape=(5, 20))
+    assert_eq(x.T @ x, a.T @ a)
+    path = tmp_path / "timeline.json"
+    events = export_timeline(str(path))
+    names = {e["name"] for e in events}
+    assert "nums.contract_sum" in names, names
+    assert path.stat().st_size > 0
+
+
+# -- start / join / shutdown ---------------------------------------------------------------
+
+def run_python(code: str, timeout: float) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMS_", "RAY_ADDRESS"))}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=os.getcwd())
+
+
+def test_unreachable_address_fails_fast():
+    from nums.backends.ray.cluster import check_reachable
+
+    with pytest.raises(ConnectionError, match="127.0.0.1:9"):
+        check_reachable("127.0.0.1:9")
+    with pytest.raises(ConnectionError, match="ray://127.0.0.1:9"):
+        check_reachable("ray://127.0.0.1:9")
+    start = time.monotonic()
+    result = run_python("""
+        import nums
+        try:
+            nums.init(backend="ray", address="127.0.0.1:9")
+        except ConnectionError as exc:
+            print("ConnectionError:", exc)
+        print("initialized:", nums.is_initialized())
+    """, timeout=60)
+    assert time.monotonic() - start < 30
+    assert "ConnectionError:" in result.stdout and "127.0.0.1:9" in result.stdout, result
+    assert "initialized: False" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_local_ray_started_and_stopped_by_nums():
+    result = run_python("""
+        import numpy as np, ray, nums, nums.numpy as nps
+        session = nums.init(backend="ray", testing=True, num_cpus=1)
+        print("owns:", session.executor.owns_ray, "devices:", len(session.devices))
+        print("value:", float((nps.arange(100.0) * 2).sum()))
+        print("cpus:", ray.cluster_resources()["CPU"])
+        nums.shutdown()
+        print("ray after shutdown:", ray.is_initialized())
+    """, timeout=110)
+    out = result.stdout
+    assert "owns: True devices: 1" in out, result
+    assert "value: 9900.0" in out
+    assert "cpus: 1.0" in out
+    assert "ray after shutdown: False" in out
+
+
+# -- several nodes (last: the harness swaps the single node for a cluster) -----------------
+
+class _Probe(Kernel):
+    """A test kernel that pickles by value (workers' registries do not know it)."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return _Probe, (self.name, self.impls, self.num_returns)
+
+
+def _node_id_block(shape):
+    """Kernel: a block whose rows are the id of the node the task runs on."""
+    node = np.frombuffer(bytes.fromhex(ray.get_runtime_context().get_node_id()), np.uint8)
+    return np.broadcast_to(node, shape).copy()
+
+
+ROWS = 4096  # blocks over Ray's 100 KiB inline limit live in their node's object store
+
+
+def node_id_array(grid_shape: tuple[int, int], monkeypatch) -> BlockArray:
+    """A BlockArray whose blocks of ``ROWS`` rows are created by :func:`_node_id_block` (a
+    Create node, like ``nps.zeros``): every row holds the id of the node that made it."""
+    width = len(bytes.fromhex(ray.get_runtime_context().get_node_id()))
+    monkeypatch.setitem(all_kernels(), "test_node_id", _Probe("test_node_id",
+                                                              {"cpu": _node_id_block}))
+    grid = ArrayGrid.regular((grid_shape[0] * ROWS, grid_shape[1] * width), (ROWS, width))
+    return BlockArray(Create(grid, np.dtype(np.uint8), "test_node_id",
+                             lambda index, offset, block_shape: (block_shape,)))
+
+
+def nodes_of_blocks(x: BlockArray) -> dict[tuple[int, int], str]:
+    """Block index -> id of the node whose task created it, read from the values."""
+    value = x.get()
+    width = value.shape[1] // x.grid_shape[1]
+    return {(i, j): value[i * ROWS, j * width:(j + 1) * width].tobytes().hex()
+            for i in range(x.grid_shape[0]) for j in range(x.grid_shape[1])}
+
+
+@pytest.mark.timeout(180)
+def test_block_cyclic_placement_on_three_nodes(harness, monkeypatch):
+    from ray.experimental import get_object_locations
+
+    session = harness.three_nodes()
+    assert len(session.devices) == 3
+    node_ids = [n.node_id for n in session.executor.nodes]
+    assert sorted(node_ids) == sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    x = node_id_array((7, 1), monkeypatch)
+    assert x.block_shape[0] == ROWS and x.grid_shape == (7, 1)
+    for (i, _), ran_on in nodes_of_blocks(x).items():
+        assert ran_on == node_ids[i % 3], f"block {i}"
+    # ... and the block stays in that node's object store (Ray's bookkeeping, not nums')
+    refs = list(x._leaf().refs.ravel())
+    locations = get_object_locations(refs)
+    for i, ref in enumerate(refs):
+        assert node_ids[i % 3] in locations[ref]["node_ids"], (i, locations[ref])
+    # a 2-d grid of devices: block (i, j) on device (i mod 3, j mod 1)
+    nums.shutdown()  # the cluster keeps running (nums joined it)
+    session = harness.three_nodes(cluster_shape=(3, 1))
+    assert session.device_grid.shape == (3, 1)
+    node_ids = [n.node_id for n in session.executor.nodes]
+    for (i, j), ran_on in nodes_of_blocks(node_id_array((4, 2), monkeypatch)).items():
+        assert ran_on == node_ids[i % 3], f"block {(i, j)}"
+    nums.shutdown()
+    harness.three_nodes()
+
+
+@pytest.mark.timeout(180)
+def test_results_on_three_nodes(harness):
+    harness.three_nodes()
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((30, 20)), rng.standard_normal((20, 25))
+    x, y = nps.array(a, block_shape=(4, 6)), nps.array(b, block_shape=(6, 5))
+    assert_eq(x @ y, a @ b, rtol=1e-10, atol=1e-12)
+    assert_eq((nps.exp(x) - x.T.T).sum(axis=0), (np.exp(a) - a).sum(axis=0), rtol=1e-10)
+    z = nps.random.default_rng(9).standard_normal((40, 3), block_shape=(5, 3))
+    zn = z.get()
+    assert_eq(z.T @ z, zn.T @ zn, rtol=1e-10)
+
+
+@pytest.mark.timeout(180)
+def test_node_removed_mid_job(harness):
+    from nums.backends.ray.errors import NodeLostError
+
+    session = harness.three_nodes()
+    executor = session.executor
+    driver_node = ray.get_runtime_context().get_node_id()
+    x, total = _slow_sum(n_blocks=6, block=200_000, rounds=12)
+    expected = _expected_slow_sum(x.get(), 12)
+    materialize([total._node])
+    victim = next(n for n in harness.cluster.worker_nodes
+                  if n.node_id != driver_node)
+    victim_id = victim.node_id
+    time.sleep(0.5)
+    start = time.monotonic()
+    harness.cluster.remove_node(victim, allow_graceful=False)
+    try:
+        value = float(total)
+    except NodeLostError as exc:
+        assert victim_id in str(exc)
+    else:
+        assert np.isclose(value, expected, rtol=1e-12)
+    assert time.monotonic() - start < 60
+    assert any(victim_id in lost for lost in executor.lost_nodes())
+    harness.stop()  # the damaged cluster is not reused
+
+
+@pytest.mark.slow
+def test_api_suite_runs_on_ray():
+    """The API tests themselves (smoke and products) pass with the Ray executor."""
+    env = dict(os.environ, NUMS_TEST_BACKENDS="ray")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+         "tests/test_smoke.py", "tests/test_products.py"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
+        capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"\d+ passed", proc.stdout)
