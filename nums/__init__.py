@@ -17,8 +17,8 @@ from typing import Any
 from nums.runtime.session import Session, current, init, is_initialized, shutdown
 
 __version__ = "0.1.0"
-__all__ = ["init", "shutdown", "get", "explain", "session", "is_initialized", "Session",
-           "__version__"]
+__all__ = ["init", "shutdown", "get", "explain", "session", "is_initialized", "rank",
+           "is_root", "Session", "__version__"]
 
 
 def get(*arrays: Any) -> Any:
@@ -76,3 +76,37 @@ def explain(*arrays: Any) -> Any:
     if nodes and all(n.leaf is not None and n.leaf.plan is not None for n in nodes):
         return nodes[0].leaf.plan
     return plan_of(nodes)
+
+
+def rank() -> int:
+    """This process's rank in an MPI job: 0 on other backends and outside mpiexec.
+
+    Works before ``nums.init``: under ``mpiexec`` it reads the launcher's environment.
+
+    Returns
+    -------
+    int
+    """
+    import os
+
+    from nums.runtime import session as _session_module
+
+    running = _session_module._session
+    value = getattr(running.executor, "rank", None) if running is not None else None
+    if isinstance(value, int):
+        return value
+    for name in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"):
+        text = os.environ.get(name, "")
+        if text.isdigit():
+            return int(text)
+    return 0
+
+
+def is_root() -> bool:
+    """Whether this process is rank 0 (use it to print once under mpiexec).
+
+    Returns
+    -------
+    bool
+    """
+    return rank() == 0

@@ -532,13 +532,15 @@ def leaf_from_blocks(grid: ArrayGrid, dtype: np.dtype, array: np.ndarray, copy: 
     devices = placement.output_devices(grid.grid_shape)
     sizes = block_nbytes(grid, np.dtype(dtype).itemsize)
     put = session.executor.put
+    is_local = getattr(session.executor, "is_local", None)  # SPMD: only own blocks are kept
     refs = np.empty(grid.grid_shape, dtype=object)
     for index in grid.indices():
         block = array[grid.block_slices(index)]
-        if copy or not block.flags.c_contiguous:
-            block = np.array(block, dtype=dtype, order="C", copy=True)
         d = placement.fixed(int(devices[index]), float(sizes[index]))
-        refs[index] = put(block, session.devices[d])
+        device = session.devices[d]
+        if (copy or not block.flags.c_contiguous) and (is_local is None or is_local(device)):
+            block = np.array(block, dtype=dtype, order="C", copy=True)
+        refs[index] = put(block, device)
     leaf = Leaf(grid, dtype, refs, devices.copy(), placement.release_leaf)
     placement.settle(leaf)
     return leaf

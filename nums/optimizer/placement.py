@@ -20,7 +20,9 @@ released when computed arrays are freed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,9 @@ class Placement:
         self.num_ops = 0
         self._transient: list[tuple[int, float]] = []
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
+        # An SPMD executor sets this so that frees (garbage collection, which happens at
+        # different moments on different ranks) are applied at the same point everywhere.
+        self.defer_release: Callable[[Any, Callable[[], None]], None] | None = None
 
     def copy(self) -> Placement:
         """An independent placement of the same kind with a copy of the loads (for plans
@@ -106,8 +111,13 @@ class Placement:
         self.state.release(devices, sizes)
 
     def release_leaf(self, leaf) -> None:
-        """A computed array was freed: its blocks no longer count toward memory."""
-        self.state.release(leaf.devices, leaf.grid.block_nbytes(leaf.dtype.itemsize))
+        """A computed array was freed: its blocks no longer count toward memory. An SPMD
+        executor (``defer_release``) applies it once every rank has freed the array."""
+        devices, sizes = leaf.devices, leaf.grid.block_nbytes(leaf.dtype.itemsize)
+        if self.defer_release is not None:
+            self.defer_release(leaf, functools.partial(self.state.release, devices, sizes))
+        else:
+            self.state.release(devices, sizes)
 
 
 class CyclicPlacement(Placement):

@@ -17,6 +17,7 @@ BUILTIN_PLUGINS = (
     "nums.backends.local.plugin",
     "nums.backends.dryrun.plugin",
     "nums.backends.ray.plugin",
+    "nums.backends.mpi.plugin",
     "nums.kernels.plugin",
 )
 

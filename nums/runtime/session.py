@@ -30,6 +30,7 @@ class Session:
         self.devices = tuple(executor.devices())
         self.device_grid = DeviceGrid(self.devices, cluster_shape)
         self.placement = make_placement(settings.placement, self.device_grid)
+        self.placement.defer_release = getattr(executor, "defer_release", None)
 
     @property
     def backend(self) -> str:
