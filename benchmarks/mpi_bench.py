@@ -54,23 +54,8 @@ NEWTON = {"small": (200_000, 16), "medium": (2_000_000, 32)}
 TRANSFER_BYTES = {"small": 64 * 2**20, "medium": 512 * 2**20}
 
 
-def logistic_newton(np_: Any, X: Any, y: Any) -> np.ndarray:
-    """Two Newton steps of logistic regression; the d x d solves run in NumPy."""
-    w = np.zeros(X.shape[1])
-    for _ in range(2):
-        p = 1.0 / (1.0 + np_.exp(-(X @ w)))
-        g = _value(X.T @ (p - y))
-        H = _value(X.T @ (X * (p * (1.0 - p))[:, None]))
-        w = w - np.linalg.solve(H + 1e-8 * np.eye(len(w)), g)
-    return w
-
-
-def _value(a: Any) -> np.ndarray:
-    if hasattr(a, "compute"):
-        return np.asarray(a.compute())
-    if hasattr(a, "get"):
-        return a.get()
-    return np.asarray(a)
+logistic_newton = bench.logistic_newton
+_value = bench.to_numpy
 
 
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:

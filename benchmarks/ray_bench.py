@@ -47,24 +47,8 @@ median_time = bench.median_time
 NEWTON = {"small": (200_000, 16), "medium": (2_000_000, 32)}
 
 
-def logistic_newton(np_: Any, X: Any, y: Any) -> Any:
-    """Two Newton steps of logistic regression; the d x d solves run in NumPy."""
-    w = np.zeros(X.shape[1])
-    for _ in range(2):
-        p = 1.0 / (1.0 + np_.exp(-(X @ w)))
-        g = X.T @ (p - y)
-        H = X.T @ (X * (p * (1.0 - p))[:, None])
-        g, H = _values(g), _values(H)
-        w = w - np.linalg.solve(H + 1e-8 * np.eye(len(w)), g)
-    return w
-
-
-def _values(a: Any) -> np.ndarray:
-    if hasattr(a, "compute"):
-        return np.asarray(a.compute())
-    if hasattr(a, "get"):
-        return a.get()
-    return np.asarray(a)
+logistic_newton = bench.logistic_newton
+_values = bench.to_numpy
 
 
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:

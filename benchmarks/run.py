@@ -42,6 +42,27 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+def to_numpy(a: Any) -> np.ndarray:
+    """The value of a NumPy, Dask or nums result as a NumPy array."""
+    if hasattr(a, "compute"):
+        return np.asarray(a.compute())
+    if hasattr(a, "get"):
+        return a.get()
+    return np.asarray(a)
+
+
+def logistic_newton(np_: Any, X: Any, y: Any) -> np.ndarray:
+    """Two Newton steps of logistic regression with the module ``np_`` (numpy, dask.array or
+    nums.numpy); the d x d solves run in NumPy."""
+    w = np.zeros(X.shape[1])
+    for _ in range(2):
+        p = 1.0 / (1.0 + np_.exp(-(X @ w)))
+        g = to_numpy(X.T @ (p - y))
+        H = to_numpy(X.T @ (X * (p * (1.0 - p))[:, None]))
+        w = w - np.linalg.solve(H + 1e-8 * np.eye(len(w)), g)
+    return w
+
+
 def workloads(size: str):
     """(name, inputs builder, numpy fn, dask fn, nums fn) for every workload."""
     s = SIZES[size]
