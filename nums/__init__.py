@@ -74,7 +74,7 @@ def explain(*arrays: Any) -> Any:
 
     nodes = [a._node for a in arrays if is_blockarray(a)]
     if nodes and all(n.leaf is not None and n.leaf.plan is not None for n in nodes):
-        return nodes[0].leaf.plan
+        return nodes[0].leaf.plan()
     return plan_of(nodes)
 
 

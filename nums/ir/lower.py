@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -171,6 +171,14 @@ class Lowering:
         from nums.optimizer.plan import Plan
 
         return Plan.from_placement(self.placement, self.devices, executed=self.memo is None)
+
+    def record(self) -> Callable[[], Any]:
+        """A snapshot of the loads recorded so far; calling it builds the Plan."""
+        from nums.optimizer.plan import Plan
+
+        snapshot = self.placement.snapshot()
+        devices, executed = self.devices, self.memo is None
+        return lambda: Plan.from_placement(snapshot, devices, executed=executed)
 
     def new_leaf(self, node: Node, refs: Sequence[Any], devices: Sequence[int] | np.ndarray
                  ) -> Leaf:
@@ -459,10 +467,10 @@ def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[L
     _choose_mode(nodes, session)
     lowering = Lowering(session)
     leaves = [lowering.ensure(n) for n in nodes]
-    plan = lowering.plan()
+    record = lowering.record()  # cheap; turned into a Plan only if nums.explain asks
     for leaf in leaves:
         if leaf.plan is None:
-            leaf.plan = plan
+            leaf.plan = record
     return leaves
 
 
@@ -503,7 +511,12 @@ def _choose_mode(nodes: list[Node], session: Session) -> None:
     if not hasattr(placement, "mode"):
         return
     placement.mode = "greedy"
-    if len(session.devices) < 2 or not _needs_comparison(nodes):
+    if len(session.devices) < 2:
+        return
+    if not _needs_comparison(nodes):
+        # Elementwise-only job: every output block is computed where its aligned inputs
+        # already are (what greedy picks for balanced inputs), without a per-block search.
+        placement.mode = "cyclic"
         return
     greedy = plan_of(nodes, session, mode="greedy").objective
     cyclic = plan_of(nodes, session, mode="cyclic").objective

@@ -63,7 +63,7 @@ class Leaf(Node):
         self.refs = refs
         self.devices = devices
         self.on_free = on_free
-        self.plan: Any = None  # the Plan of the job that computed these blocks
+        self.plan: Any = None  # builds the Plan of the job that computed these blocks
 
     def __del__(self) -> None:
         # Tell the placement the blocks are gone (they are freed with this Leaf).

@@ -48,6 +48,13 @@ class Placement:
         # different moments on different ranks) are applied at the same point everywhere.
         self.defer_release: Callable[[Any, Callable[[], None]], None] | None = None
 
+    def snapshot(self) -> Placement:
+        """A frozen copy of the loads and counters (what a Plan reads)."""
+        out = Placement.__new__(type(self))
+        out.state = self.state.copy()
+        out.moved_bytes, out.num_ops = self.moved_bytes, self.num_ops
+        return out
+
     def copy(self) -> Placement:
         """An independent placement of the same kind with a copy of the loads (for plans
         made without running)."""
@@ -96,11 +103,15 @@ class Placement:
         results, received copies) and count the result's blocks instead, until the array is
         freed (:meth:`release_leaf`)."""
         records, self._transient = self._transient, []
-        if records:
-            self.state.release([d for d, _ in records], [size for _, size in records])
+        state = self.state
+        for d, size in records:
+            state.release_one(d, size)
         sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
+        if sizes.size == 1:
+            state.add_memory(int(leaf.devices.flat[0]), float(sizes.flat[0]))
+            return
         for d, size in zip(leaf.devices.ravel().tolist(), sizes.ravel().tolist()):
-            self.state.add_memory(d, size)
+            state.add_memory(d, size)
 
     def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
                default: int) -> int:
@@ -116,6 +127,8 @@ class Placement:
         devices, sizes = leaf.devices, leaf.grid.block_nbytes(leaf.dtype.itemsize)
         if self.defer_release is not None:
             self.defer_release(leaf, functools.partial(self.state.release, devices, sizes))
+        elif sizes.size == 1:
+            self.state.release_one(int(devices.flat[0]), float(sizes.flat[0]))
         else:
             self.state.release(devices, sizes)
 

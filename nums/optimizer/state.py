@@ -195,8 +195,16 @@ class ClusterState:
             self._peak[device] = mem[device]
         return moved
 
+    def release_one(self, device: int, size: float) -> None:
+        """Forget ``size`` bytes on ``device``."""
+        left = self._mem[device] - size
+        self._mem[device] = left if left > 0 else 0.0
+
     def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
         """Forget blocks that were freed."""
+        if np.size(devices) == 1:
+            self.release_one(int(np.ravel(devices)[0]), float(np.ravel(sizes)[0]))
+            return
         mem = self._mem
         for d, size in zip(np.ravel(devices).tolist(), np.ravel(sizes).tolist()):
             left = mem[d] - size
