@@ -50,27 +50,16 @@ def _load_run_module() -> Any:
 bench = _load_run_module()
 median_time = bench.median_time
 
-NEWTON = {"small": (200_000, 16), "medium": (2_000_000, 32)}
 TRANSFER_BYTES = {"small": 64 * 2**20, "medium": 512 * 2**20}
 
 
-logistic_newton = bench.logistic_newton
 _value = bench.to_numpy
 
 
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:
     """run.py's workloads plus logistic-regression Newton steps (same inputs on every rank:
     fixed seeds)."""
-    n, d = NEWTON[size]
-
-    def newton_inputs() -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(5)
-        X = rng.standard_normal((n, d))
-        y = (X @ rng.standard_normal(d) + rng.standard_normal(n) > 0).astype(np.float64)
-        return X, y
-
-    return list(bench.workloads(size)) + [("logistic regression, 2 Newton steps",
-                                           newton_inputs, logistic_newton)]
+    return list(bench.workloads(size)) + [bench.newton_workload(size)]
 
 
 def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int) -> tuple[float, tuple]:

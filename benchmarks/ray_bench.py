@@ -44,25 +44,14 @@ def _load_run_module() -> Any:
 bench = _load_run_module()
 median_time = bench.median_time
 
-NEWTON = {"small": (200_000, 16), "medium": (2_000_000, 32)}
 
 
-logistic_newton = bench.logistic_newton
 _values = bench.to_numpy
 
 
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:
     """run.py's workloads plus logistic-regression Newton steps."""
-    n, d = NEWTON[size]
-
-    def newton_inputs():
-        rng = np.random.default_rng(5)
-        X = rng.standard_normal((n, d))
-        y = (X @ rng.standard_normal(d) + rng.standard_normal(n) > 0).astype(np.float64)
-        return X, y
-
-    return list(bench.workloads(size)) + [("logistic regression, 2 Newton steps",
-                                           newton_inputs, logistic_newton)]
+    return list(bench.workloads(size)) + [bench.newton_workload(size)]
 
 
 def _to_value(result: Any) -> Any:
@@ -198,7 +187,7 @@ def print_throughput(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(NEWTON), default="small")
+    parser.add_argument("--size", choices=sorted(bench.NEWTON), default="small")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--memory-gib", type=float, default=None,

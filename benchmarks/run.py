@@ -63,6 +63,23 @@ def logistic_newton(np_: Any, X: Any, y: Any) -> np.ndarray:
     return w
 
 
+NEWTON = {"small": (200_000, 16), "medium": (2_000_000, 32)}
+
+
+def newton_workload(size: str):
+    """(name, inputs builder, fn) for two logistic-regression Newton steps (fixed seeds, so
+    every MPI rank builds the same inputs)."""
+    n, d = NEWTON[size]
+
+    def newton_inputs() -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(5)
+        X = rng.standard_normal((n, d))
+        y = (X @ rng.standard_normal(d) + rng.standard_normal(n) > 0).astype(np.float64)
+        return X, y
+
+    return ("logistic regression, 2 Newton steps", newton_inputs, logistic_newton)
+
+
 def workloads(size: str):
     """(name, inputs builder, numpy fn, dask fn, nums fn) for every workload."""
     s = SIZES[size]
