@@ -20,6 +20,7 @@ released when computed arrays are freed.
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ from nums.runtime.device import DeviceGrid
 __all__ = ["Placement", "CyclicPlacement", "GreedyPlacement", "make_placement"]
 
 
-class Placement:
+class Placement(abc.ABC):
     """Block-cyclic layout plus load bookkeeping; subclasses choose op devices."""
 
     name = "base"
@@ -113,9 +114,10 @@ class Placement:
         for d, size in zip(leaf.devices.ravel().tolist(), sizes.ravel().tolist()):
             state.add_memory(d, size)
 
+    @abc.abstractmethod
     def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
                default: int) -> int:
-        raise NotImplementedError  # each strategy defines it
+        """The device index for one op (``default``: its block-cyclic device)."""
 
     def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
         """Freed blocks no longer count toward memory."""
