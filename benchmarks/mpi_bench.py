@@ -21,10 +21,8 @@ import argparse
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
@@ -142,14 +140,10 @@ def time_transfer(executor: Any, nbytes: int, repeat: int) -> dict[str, float]:
 # -- the driver ----------------------------------------------------------------------------
 
 def find_mpiexec() -> str:
-    """``NUMS_MPIEXEC``, else the mpiexec next to this Python, else the one on PATH."""
-    named = os.environ.get("NUMS_MPIEXEC")
-    if named:
-        return named
-    candidate = Path(sysconfig.get_path("scripts")) / "mpiexec"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("mpiexec")
+    """The mpiexec to launch with (see :func:`nums.backends.mpi.launch.find_mpiexec`)."""
+    from nums.backends.mpi.launch import find_mpiexec as find
+
+    found = find()
     if found is None:
         raise SystemExit("no mpiexec: pip install 'nums[mpi]' or set NUMS_MPIEXEC")
     return found

@@ -9,31 +9,18 @@ and the output. Every run has a timeout: a hang fails the test instead of the su
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import numpy as np
 import pytest
 from nums.backends.mpi import wire
+from nums.backends.mpi.launch import find_mpiexec
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "mpi_scripts"
 INSIDE_MPI = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
-
-
-def find_mpiexec() -> str | None:
-    """``NUMS_MPIEXEC``, else the ``mpiexec`` next to this Python (the mpich wheel's), else
-    the one on ``PATH``."""
-    named = os.environ.get("NUMS_MPIEXEC")
-    if named:
-        return named
-    candidate = Path(sysconfig.get_path("scripts")) / "mpiexec"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("mpiexec")
 
 
 def _skip_reason() -> str | None:
