@@ -32,13 +32,18 @@ SIZES = {
 }
 
 
-def median_time(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm up (thread pools, BLAS, caches)
+def median_time(fn: Callable[[], Any], repeat: int,
+                after: Callable[[Any], Any] | None = None) -> float:
+    """Median seconds of ``fn()``; ``after(result)`` runs untimed after each call (to wait
+    for work the call started, so the next call starts from an idle machine)."""
+    after = after or (lambda _: None)
+    after(fn())  # warm up (thread pools, BLAS, caches)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - start)
+        after(result)
     return statistics.median(times)
 
 
@@ -162,9 +167,14 @@ def run_overheads(repeat: int) -> list[dict[str, Any]]:
     def plan_and_submit():
         from nums.ir.lower import materialize
 
-        materialize([(big + 1)._node])
+        return materialize([(big + 1)._node])
 
-    t_plan = median_time(plan_and_submit, repeat)
+    def wait(leaves):
+        from nums.ir.lower import fetch
+
+        fetch(leaves[0])
+
+    t_plan = median_time(plan_and_submit, repeat, after=wait)
     rows.append(dict(workload="plan+submit 10,000-block elementwise", numpy=float("nan"),
                      dask=float("nan"), nums=t_plan, blocks=(10_000,)))
     nums.shutdown()

@@ -120,9 +120,9 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
         # Fast path: every array operand has the same shape and blocks.
         dtype = result_dtype(op, tuple(args))
         out_grid = first.grid
-        max_ops = current().settings.max_fused_ops
         for a in nodes:
-            if isinstance(a, Map) and a.leaf is None and a.depth >= max_ops:
+            if type(a) is Map and a.leaf is None \
+                    and a.depth >= current().settings.max_fused_ops:
                 from nums.ir.lower import materialize
 
                 materialize([a])

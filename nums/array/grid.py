@@ -85,7 +85,7 @@ class ArrayGrid:
     """
 
     __slots__ = ("chunks", "shape", "grid_shape", "offsets", "_block_shape", "_nbytes",
-                 "num_blocks")
+                 "num_blocks", "size", "_shape_list")
 
     def __init__(self, chunks: Sequence[Sequence[int]]) -> None:
         self.chunks = tuple(tuple(int(c) for c in axis) for axis in chunks)
@@ -96,6 +96,8 @@ class ArrayGrid:
         self._block_shape = tuple(max(axis) for axis in self.chunks)
         self._nbytes: dict[int, np.ndarray] = {}
         self.num_blocks = math.prod(self.grid_shape)
+        self.size = math.prod(self.shape)
+        self._shape_list: list[tuple[int, ...]] | None = None
 
     @classmethod
     def regular(cls, shape: Sequence[int], block_shape: Sequence[int]) -> ArrayGrid:
@@ -154,6 +156,12 @@ class ArrayGrid:
             found.setflags(write=False)
             self._nbytes[itemsize] = found
         return found
+
+    def block_shape_list(self) -> list[tuple[int, ...]]:
+        """Every block's shape, in row-major block order (cached; do not modify)."""
+        if self._shape_list is None:
+            self._shape_list = list(itertools.product(*self.chunks))
+        return self._shape_list
 
     def block_shapes(self) -> np.ndarray:
         """Object array of ``grid_shape`` holding every block's shape."""

@@ -61,8 +61,8 @@ class _Builder:
         if found is not None:
             return found
         if type(node) is Map and node.leaf is None:
-            args = tuple(self.visit(a) if isinstance(a, Node) else (CONST, a)
-                         for a in node.args)
+            args = tuple([self.visit(a) if isinstance(a, Node) else (CONST, a)
+                          for a in node.args])
             self.instrs.append(Instr(node.op, args, node.dtype,
                                      _full_mask(node, self.root_shape)))
             spec = (TEMP, len(self.instrs) - 1)

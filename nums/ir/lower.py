@@ -20,6 +20,7 @@ from nums.ir.fusion import build_program
 from nums.ir.nodes import Contract, Create, Leaf, Map, Move, Node, Reduce, Transpose
 from nums.kernels.reduce import ReduceSpec
 from nums.kernels.registry import kernel
+from nums.optimizer.plan import Plan
 from nums.runtime.session import Session, current
 
 __all__ = ["materialize", "fetch", "leaf_from_blocks", "plan_of"]
@@ -71,10 +72,6 @@ class _Kernels:
 K = _Kernels()
 
 
-def _block_shapes(grid: ArrayGrid) -> list[tuple[int, ...]]:
-    return list(itertools.product(*grid.chunks))
-
-
 def block_nbytes(grid: ArrayGrid, itemsize: int) -> np.ndarray:
     """Bytes of every block of ``grid``, as a float array of its grid shape."""
     return grid.block_nbytes(itemsize)
@@ -95,12 +92,12 @@ def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
 
 
 def _input_columns(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
-                   grid_shape: tuple[int, ...]) -> tuple[list[np.ndarray], list[list[int]],
-                                                         list[list[float]]]:
+                   grid_shape: tuple[int, ...]) -> tuple[list[np.ndarray], list[np.ndarray],
+                                                         list[np.ndarray]]:
     """Per fused input, in output-block order: its refs, their devices and their bytes."""
     refs = [_aligned(leaf, perm, ndim, grid_shape) for leaf, perm in inputs]
-    devs = [_aligned(leaf, perm, ndim, grid_shape, "devices").tolist() for leaf, perm in inputs]
-    sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes").tolist() for leaf, perm in inputs]
+    devs = [_aligned(leaf, perm, ndim, grid_shape, "devices") for leaf, perm in inputs]
+    sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes") for leaf, perm in inputs]
     return refs, devs, sizes
 
 
@@ -168,14 +165,10 @@ class Lowering:
 
     def plan(self) -> Any:
         """The loads recorded so far, as a :class:`~nums.optimizer.plan.Plan`."""
-        from nums.optimizer.plan import Plan
-
         return Plan.from_placement(self.placement, self.devices, executed=self.memo is None)
 
     def record(self) -> Callable[[], Any]:
         """A snapshot of the loads recorded so far; calling it builds the Plan."""
-        from nums.optimizer.plan import Plan
-
         snapshot = self.placement.snapshot()
         devices, executed = self.devices, self.memo is None
         return lambda: Plan.from_placement(snapshot, devices, executed=executed)
@@ -185,12 +178,12 @@ class Lowering:
         grid_shape = node.grid.grid_shape
         if len(refs) == 1:
             ref_array = np.empty(grid_shape, dtype=object)
-            ref_array[(0,) * len(grid_shape)] = refs[0]
+            ref_array.flat[0] = refs[0]
+            device_array = self.placement.single_device(int(devices[0]), len(grid_shape))
         else:
             ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
-        return Leaf(node.grid, node.dtype, ref_array,
-                    np.asarray(devices, dtype=np.intp).reshape(grid_shape),
-                    self.placement.release_leaf)
+            device_array = np.asarray(devices, dtype=np.intp).reshape(grid_shape)
+        return Leaf(node.grid, node.dtype, ref_array, device_array, self.placement.release_leaf)
 
     # -- elementwise -------------------------------------------------------------------
     def lower_map(self, node: Node) -> Leaf:
@@ -198,27 +191,21 @@ class Lowering:
         grid_shape = node.grid.grid_shape
         if node.grid.num_blocks == 1:  # one output block: every input has one block too
             in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
-            in_sizes = [float(leaf.grid.block_nbytes(leaf.dtype.itemsize).flat[0])
-                        for leaf, _ in inputs]
-            default = int(self.placement.output_devices(grid_shape).flat[0])
-            out_size = float(node.grid.block_nbytes(node.dtype.itemsize).flat[0])
-            d = self.place(in_devs, in_sizes, out_size, default)
-            ref = self.executor.submit(K.fused_map, (program, node.grid.shape,
+            in_sizes = [float(leaf.grid.size * leaf.dtype.itemsize) for leaf, _ in inputs]
+            d = self.place(in_devs, in_sizes, float(node.grid.size * node.dtype.itemsize), 0)
+            ref = self.executor.submit(K.fused_map, (program, node.shape,
                                                      *[leaf.refs.flat[0] for leaf, _ in inputs]),
                                        self.devices[d])
             return self.new_leaf(node, [ref], [d])
         columns, in_devs, in_sizes = _input_columns(inputs, node.ndim, grid_shape)
-        defaults = self.placement.output_devices(grid_shape).ravel().tolist()
-        out_sizes = block_nbytes(node.grid, node.dtype.itemsize).ravel().tolist()
-        submit, devices, fused, place = self.executor.submit, self.devices, K.fused_map, \
-            self.place
-        shapes = _block_shapes(node.grid)
-        refs, devs = [], []
-        for i, shape in enumerate(shapes):
-            d = place([c[i] for c in in_devs], [c[i] for c in in_sizes], out_sizes[i],
-                      defaults[i])
-            refs.append(submit(fused, (program, shape, *[c[i] for c in columns]), devices[d]))
-            devs.append(d)
+        devs = self.placement.place_blocks(
+            in_devs, in_sizes, block_nbytes(node.grid, node.dtype.itemsize).ravel(),
+            self.placement.output_devices(grid_shape).ravel())
+        submit, devices, fused = self.executor.submit, self.devices, K.fused_map
+        head = (program,)
+        refs = [submit(fused, (*head, shape, *blocks), devices[d])
+                for shape, d, blocks in zip(node.grid.block_shape_list(), devs,
+                                            zip(*columns) if columns else itertools.repeat(()))]
         return self.new_leaf(node, refs, devs)
 
     # -- reductions --------------------------------------------------------------------
@@ -234,6 +221,8 @@ class Lowering:
             program, inputs = None, [(self.ensure(source), None)]
         src_shape = src_grid.grid_shape
         columns, in_devs, in_sizes = _input_columns(inputs, source.ndim, src_shape)
+        in_devs = [c.tolist() for c in in_devs]
+        in_sizes = [c.tolist() for c in in_sizes]
         reduced_extent = math.prod(src_shape[a] for a in axes)
         finalize_now = reduced_extent == 1
         submit, devices, place = self.executor.submit, self.devices, self.place
@@ -461,8 +450,9 @@ _LOWERINGS = {
 def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[Leaf]:
     """Compute ``nodes`` (submitting their tasks) and return their Leaf results."""
     nodes = list(nodes)
-    if all(n.leaf is not None for n in nodes):
-        return [n.leaf for n in nodes]
+    leaves = [n.leaf for n in nodes]
+    if None not in leaves:
+        return leaves
     session = session or current()
     _choose_mode(nodes, session)
     lowering = Lowering(session)
@@ -529,6 +519,9 @@ def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:
     refs = leaf.refs
     if refs.size == 1:  # a copy: the caller may write to it, blocks stay immutable
         (value,) = session.executor.get([refs.flat[0]])
+        if type(value) is np.ndarray and value.dtype == leaf.dtype \
+                and value.shape == leaf.shape:
+            return value.copy()
         return np.array(value, dtype=leaf.dtype, copy=True).reshape(leaf.shape)
     values = session.executor.get(list(refs.ravel()))
     out = np.empty(leaf.shape, dtype=leaf.dtype)

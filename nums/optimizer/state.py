@@ -91,13 +91,14 @@ class ClusterState:
     def reset_network(self) -> None:
         """Zero the received and sent bytes and restart the peaks (a new job)."""
         n = len(self._mem)
-        self._in = [0.0] * n
-        self._out = [0.0] * n
+        if any(self._in) or any(self._out):
+            self._in = [0.0] * n
+            self._out = [0.0] * n
         self._peak = list(self._mem)
 
     def copy(self) -> ClusterState:
         """An independent copy."""
-        out = ClusterState(0)
+        out = ClusterState.__new__(ClusterState)
         out._mem, out._in, out._out = list(self._mem), list(self._in), list(self._out)
         out._peak = list(self._peak)
         return out
@@ -195,6 +196,24 @@ class ClusterState:
             self._peak[device] = mem[device]
         return moved
 
+    def add_loads(self, memory: np.ndarray, net_in: np.ndarray | None = None,
+                  net_out: np.ndarray | None = None) -> None:
+        """Add per-device vectors of bytes made resident, received and sent."""
+        mem, peak = self._mem, self._peak
+        for d, size in enumerate(memory.tolist()):
+            if size:
+                mem[d] += size
+                if mem[d] > peak[d]:
+                    peak[d] = mem[d]
+        if net_in is not None and net_in.any():
+            self._in = [a + b for a, b in zip(self._in, net_in.tolist())]
+        if net_out is not None and net_out.any():
+            self._out = [a + b for a, b in zip(self._out, net_out.tolist())]
+
+    def release_totals(self, sizes: Sequence[float]) -> None:
+        """Forget ``sizes[d]`` bytes on every device ``d``."""
+        self._mem = [m - s if m > s else 0.0 for m, s in zip(self._mem, sizes)]
+
     def release_one(self, device: int, size: float) -> None:
         """Forget ``size`` bytes on ``device``."""
         left = self._mem[device] - size
@@ -205,7 +224,5 @@ class ClusterState:
         if np.size(devices) == 1:
             self.release_one(int(np.ravel(devices)[0]), float(np.ravel(sizes)[0]))
             return
-        mem = self._mem
-        for d, size in zip(np.ravel(devices).tolist(), np.ravel(sizes).tolist()):
-            left = mem[d] - size
-            mem[d] = left if left > 0 else 0.0
+        totals = np.bincount(np.ravel(devices), weights=np.ravel(sizes), minlength=len(self._mem))
+        self.release_totals(totals.tolist())
