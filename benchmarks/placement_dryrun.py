@@ -1,7 +1,8 @@
 """Evaluate placement on simulated clusters (dry run: sizes only, nothing is computed).
 
-For 16, 64 and 256 devices and three jobs, prints for the optimizer ("greedy") and for plain
-block-cyclic placement:
+For 16, 64 and 256 devices and three jobs, prints for the optimizer (what ``nums.init()``
+uses: the greedy search, or block-cyclic where that plan ends lower), for the greedy search
+alone, and for plain block-cyclic placement:
 
 - ``mem/ideal``: the largest per-device memory over the balanced ideal (total / devices);
 - ``net/bound``: the largest per-device traffic (max of net_in and net_out) over a simple
@@ -14,8 +15,10 @@ Jobs (float64):
     ``rows x 256`` (gradient ``X.T @ (mu - y) + lam * w`` and Hessian
     ``X.T @ (X * s[:, None]) + lam * I``). Bound: the only data that must cross devices are
     d-vectors and d x d partials; at least one d x d partial reaches the device that
-    finishes the Hessian, so ``8 * d**2`` bytes. ``X moved`` reports bytes of X blocks that
-    crossed devices (target: 0).
+    finishes the Hessian, so ``8 * d**2`` bytes. ``largest`` is the largest block that
+    crossed devices; ``X stays`` says whether it is smaller than X's blocks (no block of
+    X, or of an X-sized temporary, moved). y is blocked like X's rows, as a user would
+    make it (``block_shape=``), so that ``mu - y`` is aligned.
 (b) square matmul ``n x n`` on square blocks. Bound: the 2-D (SUMMA) algorithm on a
     sqrt(P) x sqrt(P) grid receives ``2 * 8 * n**2 * (sqrt(P) - 1) / P`` bytes per device.
 (c) an elementwise chain and a full sum over ``N`` elements. Bound: one 8-byte partial per
@@ -42,7 +45,7 @@ BLOCK = 32 * 2**20
 
 def job_logistic(rows: int, d: int = 256):
     X = nps.random.default_rng(0).standard_normal((rows, d))
-    y = nps.random.default_rng(1).random(rows)
+    y = nps.random.default_rng(1).random(rows, block_shape=(X.block_shape[0],))
     w = nps.zeros(d)
     mu = 1 / (1 + nps.exp(-(X @ w)))
     grad = X.T @ (mu - y) + 0.1 * w
@@ -76,14 +79,17 @@ def evaluate(name, build, devices: int, mode: str) -> dict:
     nums.init(backend="dryrun", cluster_shape=_cluster_shape(name, devices), block_size=BLOCK)
     arrays, X, bound = build()
     start = time.perf_counter()
-    plan = plan_of([a._node for a in arrays], mode=mode)
+    plan = plan_of([a._node for a in arrays], mode=None if mode == "optimizer" else mode)
     elapsed = time.perf_counter() - start
     memory = plan.memory
     ideal = memory.sum() / devices
     net = max(plan.net_in.max(), plan.net_out.max())
     row = dict(job=name, devices=devices, mode=mode, mem=memory.max() / ideal,
                net=net / bound if bound else float("nan"), ms_per_op=1e3 * elapsed /
-               max(plan.num_ops, 1), ops=plan.num_ops, moved=plan.moved_bytes)
+               max(plan.num_ops, 1), ops=plan.num_ops, moved=plan.moved_bytes,
+               largest=plan.largest_move,
+               x_stays="" if X is None else
+               ("yes" if plan.largest_move < X.nbytes / X.grid_shape[0] else "NO"))
     nums.shutdown()
     return row
 
@@ -99,18 +105,19 @@ def main(argv=None) -> None:
     elems = max(1, int(1e10 * args.scale))
     print(f"dry-run placement, block size {BLOCK // 2**20} MiB: (a) {rows:,} x 256, "
           f"(b) {n:,}^2 matmul, (c) {elems:,} elements")
-    print(f"{'job':<12}{'devices':>8}{'placement':>10}{'mem/ideal':>11}{'net/bound':>11}"
-          f"{'ms/op':>8}{'ops':>10}{'moved':>14}")
+    print(f"{'job':<12}{'devices':>8}{'placement':>11}{'mem/ideal':>11}{'net/bound':>11}"
+          f"{'ms/op':>8}{'ops':>10}{'moved':>14}{'largest':>12}{'X stays':>9}")
     for devices in args.devices:
         jobs = [("(a) newton", lambda: job_logistic(rows)),
                 ("(b) matmul", lambda devices=devices: job_matmul(n, devices)),
                 ("(c) ew+sum", lambda: job_elementwise(elems))]
         for name, build in jobs:
-            for mode in ("greedy", "cyclic"):
+            for mode in ("optimizer", "greedy", "cyclic"):
                 r = evaluate(name, build, devices, mode)
-                print(f"{r['job']:<12}{r['devices']:>8}{r['mode']:>10}{r['mem']:>11.3f}"
+                print(f"{r['job']:<12}{r['devices']:>8}{r['mode']:>11}{r['mem']:>11.3f}"
                       f"{r['net']:>11.2f}{r['ms_per_op']:>8.3f}{r['ops']:>10}"
-                      f"{r['moved'] / 2**20:>11.1f} MiB")
+                      f"{r['moved'] / 2**20:>11.1f} MiB{r['largest'] / 2**20:>8.2f} MiB"
+                      f"{r['x_stays']:>9}")
 
 
 if __name__ == "__main__":

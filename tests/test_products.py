@@ -456,18 +456,24 @@ def test_gram_with_reduction_fanin(monkeypatch, workers, fanin):
         assert_eq(gram, a.T @ a, **TOL)
         # 40 block products in tasks of at most `fanin` products (grouped by the device that
         # holds the left block, 40 / workers each, and spread so every device gets work),
-        # then a sum tree of at most `fanin` partial results per task.
+        # then a sum tree of at most `fanin` partial results per task: first the partials
+        # of each device among themselves, then one partial per device.
         products = [n // 2 for n in calls["contract_sum"]]
         assert sum(products) == 40
         per_group = min(fanin, -(-40 // workers))
         assert max(products) == min(per_group, 40 // workers)
         assert len(products) == workers * -(-(40 // workers) // per_group)
         assert calls["add_blocks"] and max(calls["add_blocks"]) <= fanin
-        partials, adds = len(products), 0
-        while partials > 1:
-            partials = -(-partials // fanin)
-            adds += partials
-        assert len(calls["add_blocks"]) == adds
+
+        def tree_adds(partials):
+            adds = 0
+            while partials > 1:
+                partials = -(-partials // fanin)
+                adds += partials
+            return adds
+
+        expected = workers * tree_adds(len(products) // workers) + tree_adds(workers)
+        assert len(calls["add_blocks"]) == expected
         monkeypatch.undo()
         y = nps.array(rand((200, 3), seed=58), block_shape=(7, 2))
         assert_eq(x.T @ y, a.T @ y.get(), **TOL)

@@ -79,9 +79,14 @@ def block_nbytes(grid: ArrayGrid, itemsize: int) -> np.ndarray:
 
 def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
              grid_shape: tuple[int, ...], what: str = "refs") -> np.ndarray:
-    """``leaf.refs`` (or ``devices``) viewed in output-block coordinates, flattened."""
-    arr = block_nbytes(leaf.grid, leaf.dtype.itemsize) if what == "nbytes" \
-        else getattr(leaf, what)
+    """``leaf.refs`` (or ``devices``, ``nbytes``, block ``number``) viewed in output-block
+    coordinates, flattened."""
+    if what == "nbytes":
+        arr = block_nbytes(leaf.grid, leaf.dtype.itemsize)
+    elif what == "number":
+        arr = np.arange(leaf.grid.num_blocks).reshape(leaf.grid.grid_shape)
+    else:
+        arr = getattr(leaf, what)
     if perm is None and arr.shape == grid_shape:
         return arr.reshape(-1)
     if perm is not None:
@@ -99,6 +104,33 @@ def _input_columns(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
     devs = [_aligned(leaf, perm, ndim, grid_shape, "devices") for leaf, perm in inputs]
     sizes = [_aligned(leaf, perm, ndim, grid_shape, "nbytes") for leaf, perm in inputs]
     return refs, devs, sizes
+
+
+def _broadcast_numbers(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
+                       grid_shape: tuple[int, ...]) -> list[np.ndarray | None]:
+    """Per fused input, in output-block order, the number of the block read, for inputs
+    whose blocks are read by several output blocks (broadcast); None for the others."""
+    return [None if leaf.grid.num_blocks == math.prod(grid_shape)
+            else _aligned(leaf, perm, ndim, grid_shape, "number") for leaf, perm in inputs]
+
+
+def _merge_tree(items: list[tuple[Any, int, float]], fanin: int,
+                merge: Callable[[list[tuple[Any, int, float]]], tuple[Any, int, float]]
+                ) -> tuple[Any, int, float]:
+    """Combine ``(ref, device, bytes)`` items with ``merge`` (up to ``fanin`` at a time):
+    first the items on each device among themselves, then the per-device results, so that
+    only one partial per device crosses devices."""
+    by_device: dict[int, list[tuple[Any, int, float]]] = {}
+    for item in items:
+        by_device.setdefault(item[1], []).append(item)
+    level = []
+    for group in by_device.values():
+        while len(group) > 1:
+            group = [merge(group[s:s + fanin]) for s in range(0, len(group), fanin)]
+        level.append(group[0])
+    while len(level) > 1:
+        level = [merge(level[s:s + fanin]) for s in range(0, len(level), fanin)]
+    return level[0]
 
 
 def _no_flush() -> None:
@@ -200,7 +232,8 @@ class Lowering:
         columns, in_devs, in_sizes = _input_columns(inputs, node.ndim, grid_shape)
         devs = self.placement.place_blocks(
             in_devs, in_sizes, block_nbytes(node.grid, node.dtype.itemsize).ravel(),
-            self.placement.output_devices(grid_shape).ravel())
+            self.placement.output_devices(grid_shape).ravel(),
+            _broadcast_numbers(inputs, node.ndim, grid_shape))
         submit, devices, fused = self.executor.submit, self.devices, K.fused_map
         head = (program,)
         refs = [submit(fused, (*head, shape, *blocks), devices[d])
@@ -244,6 +277,12 @@ class Lowering:
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
         refs, devs = [], []
         fanin = max(2, self.settings.reduction_fanin)
+
+        def merge(chunk: list[tuple[Any, int, float]]) -> tuple[Any, int, float]:
+            size = chunk[0][2]
+            d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
+            return submit(K.reduce_merge, (spec, *[c[0] for c in chunk]), devices[d]), d, size
+
         for key, group in partials.items():
             out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
                                                       if a not in axes)
@@ -252,15 +291,7 @@ class Lowering:
                 refs.append(group[0][0])
                 devs.append(group[0][1])
                 continue
-            while len(group) > 1:
-                merged = []
-                for chunk in (group[s:s + fanin] for s in range(0, len(group), fanin)):
-                    size = chunk[0][2]
-                    d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
-                    merged.append((submit(K.reduce_merge, (spec, *[c[0] for c in chunk]),
-                                          devices[d]), d, size))
-                group = merged
-            ref, src, size = group[0]
+            ref, src, size = _merge_tree(group, fanin, merge)
             out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
             d = place([src], [size], out_size, target)
             refs.append(submit(K.reduce_finalize, (spec, ref), devices[d]))
@@ -300,6 +331,13 @@ class Lowering:
         n_pairs = math.prod(len(s) for s in seg_lists)
         spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
         per_group = max(1, min(fanin, -(-n_pairs // spread)))
+        out_devices = self.placement.output_devices(grid_shape)
+
+        def merge_sums(chunk: list[tuple[Any, int, float]]) -> tuple[Any, int, float]:
+            size = chunk[0][2]
+            d = self.place([c[1] for c in chunk], [size] * len(chunk), size, chunk[0][1])
+            return submit(K.add_blocks, tuple(c[0] for c in chunk), devices[d]), d, size
+
         refs, devs = [], []
         for out_index in itertools.product(*(range(g) for g in grid_shape)):
             if node.op == "tensordot":
@@ -326,37 +364,42 @@ class Lowering:
                     ai[a], a_sel[a] = ja, sa
                     bi[b], b_sel[b] = jb, sb
                 pairs.append((tuple(ai), tuple(bi), _selection(a_sel), _selection(b_sel)))
-            groups = []
             out_size = float(out_nbytes[out_index])
-            # Products whose left block lives on the same device go in the same task, so
-            # blocks stay where they are and only the (small) partial sums move.
-            by_device: dict[int, list[Any]] = {}
+            out_dev = int(out_devices[out_index])
+            # A product runs, by default, where the largest of its blocks (left, right or
+            # output) lives, the output's device on ties: square matmuls keep the output in
+            # place and receive each operand block once per device (as SUMMA does);
+            # tall-skinny products keep the big operand in place and move small partials.
+            by_home: dict[int, list[Any]] = {}
             for pair in pairs:
-                by_device.setdefault(int(a_devs[pair[0]]), []).append(pair)
-            chunks = [same[s:s + per_group] for same in by_device.values()
-                      for s in range(0, len(same), per_group)]
-            for chunk in chunks:
-                args: list[Any] = []
-                src_devs: list[int] = []
-                src_sizes: list[float] = []
-                for ai, bi, _, _ in chunk:
-                    args += [a_refs[ai], b_refs[bi]]
-                    src_devs += [int(a_devs[ai]), int(b_devs[bi])]
-                    src_sizes += [float(a_bytes[ai]), float(b_bytes[bi])]
-                sels = tuple((sa, sb) for _, _, sa, sb in chunk)
-                d = self.place(src_devs, src_sizes, out_size, src_devs[0])
-                groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
-                                                       node.dtype, sels, *args), devices[d]), d))
-            while len(groups) > 1:
-                summed = []
-                for chunk in (groups[s:s + fanin] for s in range(0, len(groups), fanin)):
-                    d = self.place([c[1] for c in chunk], [out_size] * len(chunk), out_size,
-                                   chunk[0][1])
-                    summed.append((submit(K.add_blocks, tuple(r for r, _ in chunk),
-                                          devices[d]), d))
-                groups = summed
-            refs.append(groups[0][0])
-            devs.append(groups[0][1])
+                a_size, b_size = a_bytes[pair[0]], b_bytes[pair[1]]
+                if out_size >= a_size and out_size >= b_size:
+                    home = out_dev
+                elif a_size >= b_size:
+                    home = int(a_devs[pair[0]])
+                else:
+                    home = int(b_devs[pair[1]])
+                by_home.setdefault(home, []).append(pair)
+            groups = []
+            for home, same in by_home.items():
+                for chunk in (same[s:s + per_group] for s in range(0, len(same), per_group)):
+                    args: list[Any] = []
+                    src_devs: list[int] = []
+                    src_sizes: list[float] = []
+                    keys: list[Any] = []
+                    for ai, bi, _, _ in chunk:
+                        args += [a_refs[ai], b_refs[bi]]
+                        src_devs += [int(a_devs[ai]), int(b_devs[bi])]
+                        src_sizes += [float(a_bytes[ai]), float(b_bytes[bi])]
+                        keys += [(0, ai), (1, bi)]
+                    sels = tuple((sa, sb) for _, _, sa, sb in chunk)
+                    d = self.place(src_devs, src_sizes, out_size, home, keys)
+                    groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
+                                                           node.dtype, sels, *args),
+                                          devices[d]), d, out_size))
+            ref, d, _ = _merge_tree(groups, fanin, merge_sums)
+            refs.append(ref)
+            devs.append(d)
         return self.new_leaf(node, refs, devs)
 
     # -- data movement -----------------------------------------------------------------
@@ -374,7 +417,7 @@ class Lowering:
             src_devs = [int(leaves[k].devices[i]) for k, i in sources]
             default = src_devs[0] if local else int(out_devices[out_index])
             return self.place(src_devs, [float(leaf_bytes[k][i]) for k, i in sources],
-                              float(out_bytes[out_index]), default)
+                              float(out_bytes[out_index]), default, sources)
 
         refs, devs = [], []
         for out_index, recipe in node.plan(leaves):

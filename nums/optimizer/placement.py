@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,13 +100,14 @@ class Placement(abc.ABC):
         return device
 
     def place(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
-              default: int) -> int:
+              default: int, in_keys: Sequence[Hashable | None] | None = None) -> int:
         """Choose the device of one op, record its loads and return the device index.
 
         The op's output and the inputs it receives count as resident until :meth:`settle`
-        (called when the node's result exists)."""
-        device = self.choose(in_devices, in_sizes, out_size, default)
-        moved = self.state.apply(device, in_devices, in_sizes, out_size)
+        (called when the node's result exists). ``in_keys`` name inputs that other ops of
+        the same node may read too (a device receives such an input once)."""
+        device = self.choose(in_devices, in_sizes, out_size, default, in_keys)
+        moved = self.state.apply(device, in_devices, in_sizes, out_size, in_keys)
         self.moved_bytes += moved
         self.num_ops += 1
         self._transient[device] += out_size + moved
@@ -117,25 +118,40 @@ class Placement(abc.ABC):
         return False
 
     def place_blocks(self, in_devices: Sequence[np.ndarray], in_sizes: Sequence[np.ndarray],
-                     out_sizes: np.ndarray, defaults: np.ndarray) -> list[int]:
+                     out_sizes: np.ndarray, defaults: np.ndarray,
+                     in_blocks: Sequence[np.ndarray | None] | None = None) -> list[int]:
         """Place independent ops, one per output block (an elementwise node).
 
         ``in_devices[k][i]`` and ``in_sizes[k][i]`` are the device and bytes of input ``k``
-        of op ``i``; ``defaults[i]`` is op ``i``'s block-cyclic device. Returns the device of
-        every op. When the strategy :meth:`follows_layout`, the loads of all ops are recorded
-        at once (vectorised), which keeps planning 10,000 blocks cheap."""
+        of op ``i``; ``defaults[i]`` is op ``i``'s block-cyclic device. ``in_blocks[k]``,
+        for an input that is broadcast (one block read by several ops), numbers its blocks,
+        so that a device receives each of them once. Returns the device of every op. When
+        the strategy :meth:`follows_layout`, the loads of all ops are recorded at once
+        (vectorised), which keeps planning 10,000 blocks cheap."""
+        blocks = list(in_blocks) if in_blocks is not None else [None] * len(in_devices)
         if not self.follows_layout():
             place = self.place
             devs = [c.tolist() for c in in_devices]
             sizes = [c.tolist() for c in in_sizes]
-            return [place([c[i] for c in devs], [c[i] for c in sizes], out_size, default)
+            index = [c.tolist() if c is not None else None for c in blocks]
+            keyed = any(c is not None for c in index)
+            return [place([c[i] for c in devs], [c[i] for c in sizes], out_size, default,
+                          [(k, c[i]) if c is not None else None for k, c in enumerate(index)]
+                          if keyed else None)
                     for i, (out_size, default) in enumerate(zip(out_sizes.tolist(),
                                                                 defaults.tolist()))]
         n = self.state.num_devices
         moved = np.zeros(defaults.shape[0])
         sent = np.zeros(n)
-        for devs, sizes in zip(in_devices, in_sizes):
-            remote = np.where(devs != defaults, sizes, 0.0)
+        for devs, sizes, index in zip(in_devices, in_sizes, blocks):
+            needed = devs != defaults
+            if index is not None:  # count each (block, receiving device) pair once
+                first = np.zeros(needed.shape[0], dtype=bool)
+                first[np.unique(index * n + defaults, return_index=True)[1]] = True
+                needed &= first
+            remote = np.where(needed, sizes, 0.0)
+            if remote.shape[0]:
+                self.state.largest_move = max(self.state.largest_move, float(remote.max()))
             moved += remote
             sent += np.bincount(devs, weights=remote, minlength=n)
         received = np.bincount(defaults, weights=moved, minlength=n)
@@ -152,6 +168,7 @@ class Placement(abc.ABC):
         freed (:meth:`release_leaf`)."""
         state, made = self.state, self._transient
         self._transient = [0.0] * len(made)
+        state.forget_copies()
         sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
         if len(made) == 1:
             state.release_one(0, made[0])
@@ -165,7 +182,7 @@ class Placement(abc.ABC):
 
     @abc.abstractmethod
     def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
-               default: int) -> int:
+               default: int, in_keys: Sequence[Hashable | None] | None = None) -> int:
         """The device index for one op (``default``: its block-cyclic device)."""
 
     def release(self, devices: np.ndarray, sizes: np.ndarray) -> None:
@@ -189,7 +206,7 @@ class CyclicPlacement(Placement):
 
     name = "cyclic"
 
-    def choose(self, in_devices, in_sizes, out_size, default):
+    def choose(self, in_devices, in_sizes, out_size, default, in_keys=None):
         return default
 
     def follows_layout(self) -> bool:
@@ -219,15 +236,15 @@ class GreedyPlacement(Placement):
     def follows_layout(self) -> bool:
         return self.mode == "cyclic" or self.state.num_devices == 1
 
-    def choose(self, in_devices, in_sizes, out_size, default):
+    def choose(self, in_devices, in_sizes, out_size, default, in_keys=None):
         if self.mode == "cyclic":
             return default
         state = self.state
         if state.num_devices == 1:
             return 0
-        if state.at_lower_bound(default, in_devices, in_sizes, out_size):
+        if state.at_lower_bound(default, in_devices, in_sizes, out_size, in_keys):
             return default  # nothing can beat the objective's lower bound
-        costs = state.costs(in_devices, in_sizes, out_size)
+        costs = state.costs(in_devices, in_sizes, out_size, in_keys)
         best = min(costs)
         if costs[default] <= best:
             return default

@@ -38,6 +38,9 @@ class Plan:
         ``max(memory) + max(net_in) + max(net_out)``.
     moved_bytes : float
         Bytes that crossed devices.
+    largest_move : float
+        Bytes of the largest single block that crossed devices (0 when nothing moved): a
+        quick check that big operands stayed in place.
     num_ops : int
         Block operations placed.
     placement : str
@@ -53,6 +56,7 @@ class Plan:
     peak_memory: np.ndarray
     objective: float
     moved_bytes: float
+    largest_move: float
     num_ops: int
     placement: str
     executed: bool
@@ -62,12 +66,14 @@ class Plan:
         """Snapshot the loads a placement recorded."""
         state = placement.state
         return cls(tuple(str(d) for d in devices), state.memory, state.net_in, state.net_out,
-                   state.peak_memory, state.objective(), placement.moved_bytes, placement.num_ops,
+                   state.peak_memory, state.objective(), placement.moved_bytes,
+                   state.largest_move, placement.num_ops,
                    placement.name, executed)
 
     def __str__(self) -> str:
         head = (f"Plan ({self.placement} placement, {'executed' if self.executed else 'not run'}"
-                f"): {self.num_ops} block ops, {_human(self.moved_bytes)} moved, objective "
+                f"): {self.num_ops} block ops, {_human(self.moved_bytes)} moved (largest block "
+                f"{_human(self.largest_move)}), objective "
                 f"{_human(self.objective)}")
         rows = [f"{'device':<14}{'memory':>12}{'peak':>12}{'net_in':>12}{'net_out':>12}"]
         for name, m, p, i, o in zip(self.devices, self.memory, self.peak_memory, self.net_in,

@@ -5,6 +5,12 @@ and ``net_out`` (bytes sent). Placing an op with inputs ``(device, size)`` and a
 ``out_size`` bytes on device ``d`` adds ``out_size`` plus every input not already on ``d`` to
 ``memory[d]``, those inputs to ``net_in[d]``, and each one to ``net_out`` of its source.
 
+A block is received by a device at most once per node: the executors keep a received copy
+for every later task on that device (Ray's object store; the MPI executor sends a block to a
+rank once). Ops therefore pass a key per input (which block of which operand it is); while the
+current node is being placed, an input whose key a device already received costs nothing
+there (:meth:`ClusterState.forget_copies` ends the node).
+
 The objective of a placement is ``max(memory) + max(net_in) + max(net_out)`` after the move
 (the L-infinity norms of the three vectors). :meth:`ClusterState.costs` evaluates it for every
 candidate device at once without copying the vectors (each vector's maximum with one entry
@@ -15,7 +21,7 @@ for many devices the costs are computed with NumPy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -48,13 +54,15 @@ def _max_excluding(values: np.ndarray) -> np.ndarray:
 class ClusterState:
     """Per-device memory, received and sent bytes."""
 
-    __slots__ = ("_mem", "_in", "_out", "_peak")
+    __slots__ = ("_mem", "_in", "_out", "_peak", "_copies", "largest_move")
 
     def __init__(self, num_devices: int) -> None:
         self._mem = [0.0] * num_devices
         self._in = [0.0] * num_devices
         self._out = [0.0] * num_devices
         self._peak = [0.0] * num_devices
+        self._copies: dict[Hashable, list[int]] = {}  # input key -> devices holding a copy
+        self.largest_move = 0.0  # bytes of the largest block that crossed devices this job
 
     @property
     def num_devices(self) -> int:
@@ -95,12 +103,32 @@ class ClusterState:
             self._in = [0.0] * n
             self._out = [0.0] * n
         self._peak = list(self._mem)
+        self.largest_move = 0.0
 
     def copy(self) -> ClusterState:
         """An independent copy."""
         out = ClusterState.__new__(ClusterState)
         out._mem, out._in, out._out = list(self._mem), list(self._in), list(self._out)
         out._peak = list(self._peak)
+        out._copies = {k: list(v) for k, v in self._copies.items()}
+        out.largest_move = self.largest_move
+        return out
+
+    def forget_copies(self) -> None:
+        """The current node is placed: received copies are no longer shared."""
+        if self._copies:
+            self._copies = {}
+
+    def _available(self, in_devices: Sequence[int],
+                   in_keys: Sequence[Hashable | None] | None, n: int) -> list[list[int]]:
+        """Per input, the devices that hold it (its source first, then received copies)."""
+        copies = self._copies
+        if in_keys is None or not copies:
+            return [[src] for src in in_devices]
+        out = []
+        for src, key in zip(in_devices, in_keys):
+            held = copies.get(key) if key is not None else None
+            out.append([src, *held] if held else [src])
         return out
 
     def objective(self) -> float:
@@ -108,18 +136,26 @@ class ClusterState:
         return max(self._mem) + max(self._in) + max(self._out)
 
     def costs(self, in_devices: Sequence[int], in_sizes: Sequence[float],
-              out_size: float) -> Sequence[float]:
-        """The objective after placing the op on each device (one entry per device)."""
+              out_size: float, in_keys: Sequence[Hashable | None] | None = None
+              ) -> Sequence[float]:
+        """The objective after placing the op on each device (one entry per device).
+
+        ``in_keys`` name the inputs for the per-node receive cache (see the module notes);
+        a device holding a received copy counts like the source for that input, except that
+        sends are still charged to the source (an upper bound)."""
         mem, nin, nout = self._mem, self._in, self._out
         n = len(mem)
         if n >= _NUMPY_FROM:
-            return self._costs_numpy(in_devices, in_sizes, out_size)
+            return self._costs_numpy(in_devices, in_sizes, out_size, in_keys)
         on = [0.0] * n
+        src_on = [0.0] * n
         total = 0.0
-        for src, size in zip(in_devices, in_sizes):
-            on[src] += size
+        for holders, size in zip(self._available(in_devices, in_keys, n), in_sizes):
+            src_on[holders[0]] += size
+            for h in holders:
+                on[h] += size
             total += size
-        sent = [a + b for a, b in zip(nout, on)] if total else nout
+        sent = [a + b for a, b in zip(nout, src_on)] if total else nout
         mi, m1, m2 = _top_two(mem)
         ii, i1, i2 = _top_two(nin)
         si, s1, s2 = _top_two(sent)
@@ -138,7 +174,8 @@ class ClusterState:
         return out
 
     def at_lower_bound(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
-                       out_size: float) -> bool:
+                       out_size: float, in_keys: Sequence[Hashable | None] | None = None
+                       ) -> bool:
         """Whether placing the op on ``device`` keeps the objective at its current value.
 
         The three vectors only grow when an op is placed, so the current objective is a lower
@@ -146,8 +183,9 @@ class ClusterState:
         mem, nin, nout = self._mem, self._in, self._out
         moved = 0.0
         sent: dict[int, float] = {}
-        for src, size in zip(in_devices, in_sizes):
-            if src != device:
+        for holders, size in zip(self._available(in_devices, in_keys, len(mem)), in_sizes):
+            src = holders[0]
+            if device not in holders:
                 moved += size
                 sent[src] = sent.get(src, 0.0) + size
         if mem[device] + out_size + moved > max(mem):
@@ -161,16 +199,22 @@ class ClusterState:
         return True
 
     def _costs_numpy(self, in_devices: Sequence[int], in_sizes: Sequence[float],
-                     out_size: float) -> np.ndarray:
+                     out_size: float, in_keys: Sequence[Hashable | None] | None) -> np.ndarray:
         memory, net_in, net_out = self.memory, self.net_in, self.net_out
         n = memory.shape[0]
-        on = np.bincount(np.asarray(in_devices, dtype=np.intp),
-                         weights=np.asarray(in_sizes, dtype=np.float64), minlength=n) \
-            if len(in_devices) else np.zeros(n)
-        moved_in = float(np.sum(in_sizes)) - on  # bytes that must come to each candidate
+        sizes = np.asarray(in_sizes, dtype=np.float64)
+        src_on = np.bincount(np.asarray(in_devices, dtype=np.intp), weights=sizes,
+                             minlength=n) if len(in_devices) else np.zeros(n)
+        on = src_on
+        if in_keys is not None and self._copies:
+            on = src_on.copy()
+            for holders, size in zip(self._available(in_devices, in_keys, n), in_sizes):
+                for h in holders[1:]:
+                    on[h] += size
+        moved_in = float(sizes.sum()) - on  # bytes that must come to each candidate
         mem_max = np.maximum(_max_excluding(memory), memory + out_size + moved_in)
         in_max = np.maximum(_max_excluding(net_in), net_in + moved_in)
-        out_max = np.maximum(_max_excluding(net_out + on), net_out)
+        out_max = np.maximum(_max_excluding(net_out + src_on), net_out)
         return mem_max + in_max + out_max
 
     def add_memory(self, device: int, size: float) -> None:
@@ -180,15 +224,32 @@ class ClusterState:
             self._peak[device] = self._mem[device]
 
     def apply(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
-              out_size: float) -> float:
+              out_size: float, in_keys: Sequence[Hashable | None] | None = None) -> float:
         """Record the op placed on ``device``; returns the bytes it moved."""
         mem, nin, nout = self._mem, self._in, self._out
         mem[device] += out_size
         moved = 0.0
-        for src, size in zip(in_devices, in_sizes):
-            if src != device:
+        if in_keys is None:
+            for src, size in zip(in_devices, in_sizes):
+                if src != device:
+                    moved += size
+                    nout[src] += size
+                    if size > self.largest_move:
+                        self.largest_move = size
+        else:
+            copies = self._copies
+            for src, size, key in zip(in_devices, in_sizes, in_keys):
+                if src == device:
+                    continue
+                if key is not None:
+                    held = copies.setdefault(key, [])
+                    if device in held:
+                        continue
+                    held.append(device)
                 moved += size
                 nout[src] += size
+                if size > self.largest_move:
+                    self.largest_move = size
         if moved:
             mem[device] += moved
             nin[device] += moved
