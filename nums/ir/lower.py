@@ -514,12 +514,17 @@ def plan_of(nodes: Iterable[Node], session: Session | None = None,
     nodes = list(nodes)
     if mode is None:
         _choose_mode(nodes, session)
+    return _dry_run(nodes, session, mode).plan()
+
+
+def _dry_run(nodes: list[Node], session: Session, mode: str | None) -> Lowering:
+    """Lower ``nodes`` without running anything (``mode``: force the greedy placement's)."""
     lowering = Lowering(session, dry=True)
     if mode is not None and hasattr(lowering.placement, "mode"):
         lowering.placement.mode = mode
     for n in nodes:
         lowering.ensure(n)
-    return lowering.plan()
+    return lowering
 
 
 def _needs_comparison(nodes: list[Node]) -> bool:
@@ -551,9 +556,14 @@ def _choose_mode(nodes: list[Node], session: Session) -> None:
         # already are (what greedy picks for balanced inputs), without a per-block search.
         placement.mode = "cyclic"
         return
-    greedy = plan_of(nodes, session, mode="greedy").objective
-    cyclic = plan_of(nodes, session, mode="cyclic").objective
-    placement.mode = "cyclic" if cyclic < greedy else "greedy"
+    greedy = _dry_run(nodes, session, "greedy")
+    if greedy.placement.off_layout == 0:
+        # The search kept every op on its block-cyclic device: both plans are the same, and
+        # the cyclic mode makes it without searching.
+        placement.mode = "cyclic"
+        return
+    cyclic = _dry_run(nodes, session, "cyclic").plan().objective
+    placement.mode = "cyclic" if cyclic < greedy.plan().objective else "greedy"
 
 
 def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:

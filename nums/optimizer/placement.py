@@ -43,6 +43,7 @@ class Placement(abc.ABC):
         self.state = ClusterState(len(device_grid))
         self.moved_bytes = 0.0
         self.num_ops = 0
+        self.off_layout = 0  # ops placed away from their default device this job
         # Bytes per device that the current node's ops made (outputs, received copies);
         # they stop counting when the node's result exists (:meth:`settle`).
         self._transient = [0.0] * len(device_grid)
@@ -91,6 +92,7 @@ class Placement(abc.ABC):
         self.state.reset_network()
         self.moved_bytes = 0.0
         self.num_ops = 0
+        self.off_layout = 0
 
     def fixed(self, device: int, out_size: float) -> int:
         """Record an op with no inputs placed on ``device``; returns ``device``."""
@@ -107,6 +109,8 @@ class Placement(abc.ABC):
         (called when the node's result exists). ``in_keys`` name inputs that other ops of
         the same node may read too (a device receives such an input once)."""
         device = self.choose(in_devices, in_sizes, out_size, default, in_keys)
+        if device != default:
+            self.off_layout += 1
         moved = self.state.apply(device, in_devices, in_sizes, out_size, in_keys)
         self.moved_bytes += moved
         self.num_ops += 1
