@@ -272,6 +272,7 @@ class Lowering:
                          (program, spec, offset, shape, finalize_now,
                           *[c[i] for c in columns]), devices[d])
             partials.setdefault(key, []).append((ref, d, part_bytes(shape)))
+        self.flush()  # the partials can start while the merge trees are planned
         out_grid_shape = node.grid.grid_shape
         out_devices = self.placement.output_devices(out_grid_shape)
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
