@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["INPUT", "CONST", "TEMP", "Instr", "InputView", "Program", "fused_map", "tiles",
-           "SPECIAL_OPS", "apply_op", "make_program"]
+           "SPECIAL_OPS", "apply_op", "make_program", "evaluate_into", "scratch_block"]
 
 INPUT, CONST, TEMP = 0, 1, 2
 
@@ -238,9 +238,24 @@ def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int
 
 def fused_map(program: Program, out_shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
     """Kernel: evaluate ``program`` into a new block of ``out_shape``."""
+    return evaluate_into(program, np.empty(out_shape, dtype=program.instrs[-1].dtype), blocks)
+
+
+def scratch_block(program: Program, out_shape: tuple[int, ...], blocks: tuple[np.ndarray, ...],
+                  slot: int) -> np.ndarray:
+    """Evaluate ``program`` into this thread's scratch buffer ``slot`` (a negative number,
+    so it never meets the programs' own slots) and return it; valid until the slot is used
+    again. For kernels that consume an elementwise result at once (fused operands)."""
+    buffer = _BUFFERS.get(slot, program.dtype, out_shape)
+    return evaluate_into(program, buffer, blocks)
+
+
+def evaluate_into(program: Program, out: np.ndarray, blocks: tuple[np.ndarray, ...]
+                  ) -> np.ndarray:
+    """Evaluate ``program`` over ``blocks`` into ``out`` (tile by tile) and return ``out``."""
     instrs = program.instrs
     last = instrs[-1]
-    out = np.empty(out_shape, dtype=last.dtype)
+    out_shape = out.shape
     size = out.size
     if size and size <= program.tile_elements and all(last.full):
         _evaluate(instrs, program.slots, _view_inputs(program, blocks), out_shape, False, out)

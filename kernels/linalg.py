@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from nums.kernels.fused import scratch_block
 
 __all__ = ["contract_sum", "add_blocks"]
 
@@ -15,20 +16,34 @@ def _view(block: np.ndarray, perm: tuple[int, ...] | None) -> np.ndarray:
 
 def contract_sum(op: str, axes: Any, perm_a: tuple[int, ...] | None,
                  perm_b: tuple[int, ...] | None, dtype: np.dtype,
-                 selections: tuple[tuple[Any, Any], ...], *pairs: np.ndarray) -> np.ndarray:
-    """Kernel: ``sum_k product(a_k, b_k)`` over blocks given as ``a_0, b_0, a_1, b_1, ...``.
+                 selections: tuple[tuple[Any, ...], ...], fused: tuple[Any, int, Any, int],
+                 *blocks: np.ndarray) -> np.ndarray:
+    """Kernel: ``sum_k product(a_k, b_k)`` over pairs of operand blocks.
 
     ``op`` is ``"matmul"`` (NumPy's matmul, batch axes broadcast) or ``"tensordot"`` with
-    ``axes`` as NumPy's tensordot takes them. Operands are viewed through ``perm_a`` /
-    ``perm_b`` first, so a transposed array costs no copy, then through the pair's
-    ``selections`` (a slice of the contracted axis where the operands' blocks differ; None for
-    whole blocks), which are views too.
+    ``axes`` as NumPy's tensordot takes them. ``fused`` is ``(program_a, n_a, program_b,
+    n_b)``: each pair's operand ``a`` is made of the next ``n_a`` of ``blocks`` (then ``b`` of
+    ``n_b``): the block itself when ``program_a`` is None, else the inputs of an elementwise
+    program evaluated here into a reused scratch buffer (so ``X.T @ (X * s[:, None])`` never
+    materialises ``X * s``). Operand blocks are viewed through ``perm_a`` / ``perm_b`` (a
+    transposed array costs no copy), then through the pair's ``selections`` entry
+    ``(sel_a, sel_b, shape_a, shape_b)``: a slice of the contracted axis where the operands'
+    blocks differ (None for whole blocks), and the operand block shapes (for programs).
     """
+    program_a, n_a, program_b, n_b = fused
     out = None
-    for i in range(0, len(pairs), 2):
-        a = _view(pairs[i], perm_a)
-        b = _view(pairs[i + 1], perm_b)
-        sel_a, sel_b = selections[i // 2]
+    at = 0
+    for sel_a, sel_b, shape_a, shape_b in selections:
+        if program_a is None:
+            a = _view(blocks[at], perm_a)
+        else:
+            a = scratch_block(program_a, shape_a, blocks[at:at + n_a], -1)
+        at += n_a
+        if program_b is None:
+            b = _view(blocks[at], perm_b)
+        else:
+            b = scratch_block(program_b, shape_b, blocks[at:at + n_b], -2)
+        at += n_b
         if sel_a is not None:
             a = a[sel_a]
         if sel_b is not None:

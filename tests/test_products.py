@@ -176,6 +176,53 @@ def test_matmul_computed_and_lazy_operands(backend):
     assert_eq(x[1:7:2] @ y[:, 1:], a[1:7:2] @ b[:, 1:], **TOL)
 
 
+# -- elementwise operands evaluated inside the product tasks --------------------------------
+
+@pytest.mark.parametrize("blocking", BLOCKINGS + ("many",))
+def test_gram_of_an_elementwise_operand(backend, blocking):
+    # The Newton / IRLS Hessian X.T @ (X * s[:, None]) and gradient X.T @ (p - y).
+    a = rand((120, 6), seed=60)
+    w = rand(6, seed=61)
+    yv = (rand(120, seed=62) > 0).astype(np.float64)
+    block_shape = (7, 6) if blocking == "many" else block_shape_for(a.shape, blocking)
+    x = nps.array(a, block_shape=block_shape)
+    y = nps.array(yv, block_shape=(block_shape[0],))
+    p = 1 / (1 + nps.exp(-(x @ w)))
+    pn = 1 / (1 + np.exp(-(a @ w)))
+    assert_eq(x.T @ (x * (p * (1 - p))[:, None]), a.T @ (a * (pn * (1 - pn))[:, None]), **TOL)
+    assert_eq(x.T @ (p - y), a.T @ (pn - yv), **TOL)
+    assert_eq((x * 2).T @ (x + 1), (a * 2).T @ (a + 1), **TOL)  # both operands programs
+    assert_eq((x.astype(np.float32) * 2).T @ x, (a.astype(np.float32) * 2).T @ a, rtol=1e-5)
+
+
+def test_elementwise_operand_is_not_materialised(monkeypatch):
+    nums.shutdown()
+    try:
+        session = nums.init(backend="local", workers=2, testing=True)
+        a = rand((200, 4), seed=63)
+        x = nps.array(a, block_shape=(10, 4)).persist()
+        s = nps.array(rand(200, seed=64), block_shape=(10,)).persist()
+        names = []
+        submit = session.executor.submit
+
+        def recording_submit(kernel, args, device, num_returns=1):
+            names.append(kernel.name)
+            return submit(kernel, args, device, num_returns)
+
+        monkeypatch.setattr(session.executor, "submit", recording_submit)
+        assert_eq(x.T @ (x * s[:, None]), a.T @ (a * s.get()[:, None]), **TOL)
+        assert "fused_map" not in names  # X * s is evaluated inside contract_sum
+        names.clear()
+        # A block read by several output blocks is computed once instead.
+        b = rand((4, 30), seed=65)
+        y = nps.array(b, block_shape=(4, 10))
+        assert_eq((x + 1) @ y, (a + 1) @ b, **TOL)
+        assert names.count("fused_map") == x.grid_shape[0]
+    finally:
+        monkeypatch.undo()
+        nums.shutdown()
+
+
 # -- dtypes --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)

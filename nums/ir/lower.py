@@ -300,35 +300,34 @@ class Lowering:
         return self.new_leaf(node, refs, devs)
 
     # -- contractions ------------------------------------------------------------------
-    def _operand(self, node: Node) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
-        if isinstance(node, Transpose) and node.leaf is None:
-            leaf = self.ensure(node.source)
-            return leaf.refs.transpose(node.perm), leaf.devices.transpose(node.perm), node.perm
-        leaf = self.ensure(node)
-        return leaf.refs, leaf.devices, None
-
     def lower_contract(self, node: Contract) -> Leaf:
         """Per output block: products over the contracted axes' *segments* (the union of both
         operands' block boundaries, so blocks are sliced, never re-blocked), grouped into tasks
         of up to ``reduction_fanin`` products, then a sum tree."""
-        a_refs, a_devs, perm_a = self._operand(node.a)
-        b_refs, b_devs, perm_b = self._operand(node.b)
+        a_grid, b_grid = node.a.grid.grid_shape, node.b.grid.grid_shape
         a_chunks, b_chunks = node.a.grid.chunks, node.b.grid.chunks
-        a_bytes = block_nbytes(node.a.grid, node.a.dtype.itemsize)
-        b_bytes = block_nbytes(node.b.grid, node.b.dtype.itemsize)
         grid_shape = node.grid.grid_shape
         out_nbytes = block_nbytes(node.grid, node.dtype.itemsize)
         fanin = max(2, self.settings.reduction_fanin)
         submit, devices = self.executor.submit, self.devices
         if node.op == "tensordot":
             a_axes, b_axes = node.axes
-            a_free = [a for a in range(a_refs.ndim) if a not in a_axes]
-            b_free = [b for b in range(b_refs.ndim) if b not in b_axes]
+            a_free = [a for a in range(len(a_grid)) if a not in a_axes]
+            b_free = [b for b in range(len(b_grid)) if b not in b_axes]
         else:
-            a_axes, b_axes = (a_refs.ndim - 1,), (b_refs.ndim - 2,)
+            a_axes, b_axes = (len(a_grid) - 1,), (len(b_grid) - 2,)
             nb = len(grid_shape) - 2
-        seg_lists = [_segments(a_chunks[a], b_chunks[b]) for a, b in zip(a_axes, b_axes)]
         n_out = math.prod(grid_shape)
+        # An elementwise operand is evaluated inside the product tasks when each of its
+        # blocks is read by one output block (else it would be recomputed per reader).
+        a = _Operand(self, node.a, n_out == math.prod(
+            g for ax, g in enumerate(a_grid) if ax not in a_axes))
+        b = _Operand(self, node.b, n_out == math.prod(
+            g for ax, g in enumerate(b_grid) if ax not in b_axes))
+        fused = (a.program, a.width, b.program, b.width)
+        a_bytes = block_nbytes(node.a.grid, node.a.dtype.itemsize)
+        b_bytes = block_nbytes(node.b.grid, node.b.dtype.itemsize)
+        seg_lists = [_segments(a_chunks[i], b_chunks[j]) for i, j in zip(a_axes, b_axes)]
         n_pairs = math.prod(len(s) for s in seg_lists)
         spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
         per_group = max(1, min(fanin, -(-n_pairs // spread)))
@@ -342,28 +341,28 @@ class Lowering:
         refs, devs = [], []
         for out_index in itertools.product(*(range(g) for g in grid_shape)):
             if node.op == "tensordot":
-                a_base = [0] * a_refs.ndim
-                b_base = [0] * b_refs.ndim
-                for pos, a in enumerate(a_free):
-                    a_base[a] = out_index[pos]
-                for pos, b in enumerate(b_free):
-                    b_base[b] = out_index[len(a_free) + pos]
+                a_base = [0] * len(a_grid)
+                b_base = [0] * len(b_grid)
+                for pos, ax in enumerate(a_free):
+                    a_base[ax] = out_index[pos]
+                for pos, ax in enumerate(b_free):
+                    b_base[ax] = out_index[len(a_free) + pos]
             else:
                 batch = out_index[:nb]
                 a_base = [j if g > 1 else 0 for j, g in
-                          zip(batch[nb - (a_refs.ndim - 2):], a_refs.shape[:-2])]
+                          zip(batch[nb - (len(a_grid) - 2):], a_grid[:-2])]
                 b_base = [j if g > 1 else 0 for j, g in
-                          zip(batch[nb - (b_refs.ndim - 2):], b_refs.shape[:-2])]
+                          zip(batch[nb - (len(b_grid) - 2):], b_grid[:-2])]
                 a_base += [out_index[-2], 0]
                 b_base += [0, out_index[-1]]
             pairs = []
             for segs in itertools.product(*seg_lists):
                 ai, bi = list(a_base), list(b_base)
-                a_sel: list[Any] = [slice(None)] * a_refs.ndim
-                b_sel: list[Any] = [slice(None)] * b_refs.ndim
-                for (ja, sa, jb, sb), a, b in zip(segs, a_axes, b_axes):
-                    ai[a], a_sel[a] = ja, sa
-                    bi[b], b_sel[b] = jb, sb
+                a_sel: list[Any] = [slice(None)] * len(a_grid)
+                b_sel: list[Any] = [slice(None)] * len(b_grid)
+                for (ja, sa, jb, sb), i, j in zip(segs, a_axes, b_axes):
+                    ai[i], a_sel[i] = ja, sa
+                    bi[j], b_sel[j] = jb, sb
                 pairs.append((tuple(ai), tuple(bi), _selection(a_sel), _selection(b_sel)))
             out_size = float(out_nbytes[out_index])
             out_dev = int(out_devices[out_index])
@@ -377,9 +376,9 @@ class Lowering:
                 if out_size >= a_size and out_size >= b_size:
                     home = out_dev
                 elif a_size >= b_size:
-                    home = int(a_devs[pair[0]])
+                    home = a.home(pair[0])
                 else:
-                    home = int(b_devs[pair[1]])
+                    home = b.home(pair[1])
                 by_home.setdefault(home, []).append(pair)
             groups = []
             for home, same in by_home.items():
@@ -388,15 +387,19 @@ class Lowering:
                     src_devs: list[int] = []
                     src_sizes: list[float] = []
                     keys: list[Any] = []
-                    for ai, bi, _, _ in chunk:
-                        args += [a_refs[ai], b_refs[bi]]
-                        src_devs += [int(a_devs[ai]), int(b_devs[bi])]
-                        src_sizes += [float(a_bytes[ai]), float(b_bytes[bi])]
-                        keys += [(0, ai), (1, bi)]
-                    sels = tuple((sa, sb) for _, _, sa, sb in chunk)
+                    sels = []
+                    for ai, bi, sa, sb in chunk:
+                        for side, index in ((a, ai), (b, bi)):
+                            k = side.flat(index)
+                            args += side.refs[k]
+                            src_devs += side.devices[k]
+                            src_sizes += side.sizes[k]
+                            keys += side.keys[k]
+                        sels.append((sa, sb, a.block_shape(ai), b.block_shape(bi)))
                     d = self.place(src_devs, src_sizes, out_size, home, keys)
-                    groups.append((submit(K.contract_sum, (node.op, node.axes, perm_a, perm_b,
-                                                           node.dtype, sels, *args),
+                    groups.append((submit(K.contract_sum, (node.op, node.axes, a.perm, b.perm,
+                                                           node.dtype, tuple(sels), fused,
+                                                           *args),
                                           devices[d]), d, out_size))
             ref, d, _ = _merge_tree(groups, fanin, merge_sums)
             refs.append(ref)
@@ -479,6 +482,55 @@ class Lowering:
                        devices[fixed(d, size)])
                 for index, d, size in zip(grid.indices(), out_devices, out_bytes)]
         return self.new_leaf(node, refs, out_devices)
+
+
+class _Operand:
+    """One side of a contraction, per block of its grid: the refs a product task reads for
+    it, their devices, bytes and receive-cache keys.
+
+    A materialised array (or a transposed view of one: ``perm``) gives its own block. An
+    unmaterialised elementwise node, when ``fuse`` allows, gives the inputs of its
+    ``program``, which the product task evaluates into a scratch buffer: no temporary array
+    is made and only the inputs' blocks count for placement.
+    """
+
+    def __init__(self, lowering: Lowering, node: Node, fuse: bool) -> None:
+        self.program = None
+        self.perm = None
+        self.grid = node.grid
+        if fuse and type(node) is Map and node.leaf is None:
+            self.program, inputs = build_program(node, lowering.ensure,
+                                                 lowering.settings.tile_elements)
+        elif isinstance(node, Transpose) and node.leaf is None:
+            self.perm = node.perm
+            inputs = [(lowering.ensure(node.source), node.perm)]
+        else:
+            inputs = [(lowering.ensure(node), None)]
+        grid_shape, ndim = node.grid.grid_shape, node.ndim
+        columns, devs, sizes = _input_columns(inputs, ndim, grid_shape)
+        numbers = [_aligned(leaf, perm, ndim, grid_shape, "number").tolist()
+                   for leaf, perm in inputs]
+        self.width = len(inputs)
+        self.refs = list(zip(*columns))
+        self.devices = list(zip(*[c.tolist() for c in devs]))
+        self.sizes = list(zip(*[c.tolist() for c in sizes]))
+        self.keys = list(zip(*[[(id(leaf), n) for n in column]
+                               for (leaf, _), column in zip(inputs, numbers)]))
+        self._strides = [math.prod(grid_shape[i + 1:]) for i in range(len(grid_shape))]
+
+    def flat(self, index: tuple[int, ...]) -> int:
+        """Position of block ``index`` in the per-block lists."""
+        return sum(i * s for i, s in zip(index, self._strides))
+
+    def home(self, index: tuple[int, ...]) -> int:
+        """The device holding the largest input of block ``index``."""
+        k = self.flat(index)
+        sizes = self.sizes[k]
+        return self.devices[k][sizes.index(max(sizes))]
+
+    def block_shape(self, index: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The block's shape when a program makes it (the kernel needs it), else None."""
+        return None if self.program is None else self.grid.block_shape_at(index)
 
 
 _LOWERINGS = {
