@@ -11,6 +11,7 @@ from nums.backends.dryrun.executor import DryRunError
 import nums
 import nums.numpy as nps
 from nums.optimizer import ClusterState, CyclicPlacement, GreedyPlacement
+from nums.optimizer.placement import MIN_GAIN
 from nums.runtime.device import Device, DeviceGrid
 from tests.conftest import start
 
@@ -118,7 +119,7 @@ def test_greedy_choice_is_the_brute_force_argmin(n, data):
     costs = brute_force(g.state, in_devs, in_sizes, out_size)
     np.testing.assert_allclose(g.state.costs(in_devs, in_sizes, out_size), costs, rtol=1e-12)
     best = min(costs)
-    want = default if costs[default] <= best else costs.index(best)
+    want = default if costs[default] <= best * (1 + MIN_GAIN) else costs.index(best)
     assert g.place(in_devs, in_sizes, out_size, default) == want
 
 

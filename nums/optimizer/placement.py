@@ -217,8 +217,15 @@ class CyclicPlacement(Placement):
         return True
 
 
+MIN_GAIN = 1e-3  # relative objective gain below which an op stays on its default device
+
+
 class GreedyPlacement(Placement):
     """Every op on the device minimising the objective after the move.
+
+    An op leaves its default (block-cyclic) device only when that lowers the objective by
+    more than :data:`MIN_GAIN` (relative): differences below the model's accuracy are ties,
+    and a plan that keeps the layout needs no second dry plan (see ``_choose_mode``).
 
     Greedy decisions are myopic: for some jobs (matmuls especially) the block-cyclic plan
     ends with a lower objective. The lowering therefore plans such jobs both ways first
@@ -250,8 +257,8 @@ class GreedyPlacement(Placement):
             return default  # nothing can beat the objective's lower bound
         costs = state.costs(in_devices, in_sizes, out_size, in_keys)
         best = min(costs)
-        if costs[default] <= best:
-            return default
+        if costs[default] <= best * (1 + MIN_GAIN):
+            return default  # leaving the layout must pay for itself
         return next(d for d, c in enumerate(costs) if c <= best)
 
 
