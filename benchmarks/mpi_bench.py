@@ -64,7 +64,7 @@ def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int) -> tuple[float
     """Median time of ``fn`` on persisted nums copies of ``inputs`` (current session)."""
     import nums.numpy as nps
 
-    blocked = [nps.array(a).persist() for a in inputs]
+    blocked = bench.as_nums(inputs)
     t = median_time(lambda: _value(fn(nps, *blocked)), repeat)
     return t, blocked[0].grid_shape
 

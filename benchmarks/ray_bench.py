@@ -64,7 +64,7 @@ def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int
     the first input's block shape and grid shape."""
     import nums.numpy as nps
 
-    blocked = [nps.array(a).persist() for a in inputs]
+    blocked = bench.as_nums(inputs)
     t = median_time(lambda: _to_value(fn(nps, *blocked)), repeat)
     return t, blocked[0].block_shape, blocked[0].grid_shape
 
