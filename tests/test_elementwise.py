@@ -940,3 +940,16 @@ def test_fusion_two_inputs_and_broadcast(backend, monkeypatch):
     assert len(calls) == x.grid.num_blocks, calls
     np.testing.assert_allclose(value, np.sin(a) * np.cos(a[::-1]) + b
                                - np.maximum(a, 0.5) / (1 + b ** 2))
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+def test_equal_constants_of_different_types_stay_apart(backend, blocking):
+    # One-op programs are cached by op, dtype and constants; 1, 1.0, True and np.float32(1)
+    # are equal as keys, yet NumPy gives different results for them.
+    for dtype in (np.int8, np.float32, np.bool_):
+        a = np.arange(12).reshape(3, 4).astype(dtype)
+        x = ba(a, blocking)
+        for c in (1, 1.0, True, np.float32(1), np.int64(1), 1 + 0j, float("nan")):
+            for _ in range(2):  # the second time from the cache
+                assert_eq(x + c, a + c)
+                assert_eq(c * x, c * a)

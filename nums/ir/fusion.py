@@ -8,8 +8,11 @@ the same block read twice (``x * y + sin(x)``) is one input.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from nums.ir.nodes import Leaf, Map, Node, Transpose
 from nums.kernels.fused import CONST, INPUT, TEMP, InputView, Instr, Program, make_program
@@ -72,6 +75,29 @@ class _Builder:
         return spec
 
 
+@functools.lru_cache(maxsize=1024)
+def _one_op_program(op: Any, dtype: np.dtype, ndim: int, tile_elements: int,
+                    views: tuple[InputView, ...], args: tuple[tuple[int, Any], ...],
+                    const_types: tuple[type, ...]) -> Program:
+    # ``const_types`` is part of the key only: 1, 1.0 and True are equal as dict keys.
+    return make_program(views, (Instr(op, args, dtype, (True,) * ndim),), ndim, tile_elements)
+
+
+def _single_map(root: Map, ensure: Callable[[Node], Leaf],
+                tile_elements: int) -> tuple[Program, list[FusedInput]] | None:
+    """The program of a Map whose arguments are all materialised or non-Map nodes (the
+    common ``x + 1`` of a loop), from a cache; None when a constant is unhashable."""
+    b = _Builder(root, ensure)
+    args = tuple([b.add_input(a) if isinstance(a, Node) else (CONST, a) for a in root.args])
+    const_types = tuple([type(v) for kind, v in args if kind == CONST])
+    try:
+        program = _one_op_program(root.op, root.dtype, b.ndim, tile_elements, tuple(b.views),
+                                  args, const_types)
+    except TypeError:  # an unhashable constant
+        return None
+    return program, b.inputs
+
+
 def build_program(root: Node, ensure: Callable[[Node], Leaf],
                   tile_elements: int) -> tuple[Program, list[FusedInput]]:
     """Fuse the Map cluster under ``root`` into a program over materialised inputs.
@@ -79,6 +105,10 @@ def build_program(root: Node, ensure: Callable[[Node], Leaf],
     ``root`` may also be a Transpose or a plain node: the program then copies (and permutes)
     its single input. Returns the program and its inputs as ``(leaf, perm)`` pairs.
     """
+    if type(root) is Map and root.depth == 1 and root.leaf is None:
+        found = _single_map(root, ensure, tile_elements)
+        if found is not None:
+            return found
     b = _Builder(root, ensure)
     top = b.visit(root)
     if top[0] != TEMP:
