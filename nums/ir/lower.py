@@ -224,6 +224,7 @@ class Lowering:
         if node.grid.num_blocks == 1:  # one output block: every input has one block too
             in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
             in_sizes = [float(leaf.grid.size * leaf.dtype.itemsize) for leaf, _ in inputs]
+            # default 0: block (0, ..., 0) is on device 0 in the block-cyclic layout
             d = self.place(in_devs, in_sizes, float(node.grid.size * node.dtype.itemsize), 0)
             ref = self.executor.submit(K.fused_map, (program, node.shape,
                                                      *[leaf.refs.flat[0] for leaf, _ in inputs]),

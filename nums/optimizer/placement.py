@@ -134,19 +134,11 @@ class Placement(abc.ABC):
         (vectorised), which keeps planning 10,000 blocks cheap."""
         blocks = list(in_blocks) if in_blocks is not None else [None] * len(in_devices)
         if not self.follows_layout():
-            place = self.place
-            devs = [c.tolist() for c in in_devices]
-            sizes = [c.tolist() for c in in_sizes]
-            index = [c.tolist() if c is not None else None for c in blocks]
-            keyed = any(c is not None for c in index)
-            return [place([c[i] for c in devs], [c[i] for c in sizes], out_size, default,
-                          [(k, c[i]) if c is not None else None for k, c in enumerate(index)]
-                          if keyed else None)
-                    for i, (out_size, default) in enumerate(zip(out_sizes.tolist(),
-                                                                defaults.tolist()))]
+            return self._place_each(in_devices, in_sizes, out_sizes, defaults, blocks)
         n = self.state.num_devices
         moved = np.zeros(defaults.shape[0])
         sent = np.zeros(n)
+        largest = 0.0
         for devs, sizes, index in zip(in_devices, in_sizes, blocks):
             needed = devs != defaults
             if index is not None:  # count each (block, receiving device) pair once
@@ -155,16 +147,32 @@ class Placement(abc.ABC):
                 needed &= first
             remote = np.where(needed, sizes, 0.0)
             if remote.shape[0]:
-                self.state.largest_move = max(self.state.largest_move, float(remote.max()))
+                largest = max(largest, float(remote.max()))
             moved += remote
             sent += np.bincount(devs, weights=remote, minlength=n)
         received = np.bincount(defaults, weights=moved, minlength=n)
         made = np.bincount(defaults, weights=out_sizes, minlength=n) + received
-        self.state.add_loads(made, received, sent)
+        self.state.add_loads(made, received, sent, largest)
         self.moved_bytes += float(received.sum())
         self.num_ops += defaults.shape[0]
         self._transient = [a + b for a, b in zip(self._transient, made.tolist())]
         return defaults.tolist()
+
+    def _place_each(self, in_devices: Sequence[np.ndarray], in_sizes: Sequence[np.ndarray],
+                    out_sizes: np.ndarray, defaults: np.ndarray,
+                    blocks: list[np.ndarray | None]) -> list[int]:
+        """:meth:`place_blocks` one op at a time (a strategy that searches)."""
+        devs = [c.tolist() for c in in_devices]
+        sizes = [c.tolist() for c in in_sizes]
+        numbers = [c.tolist() if c is not None else None for c in blocks]
+        keyed = any(c is not None for c in numbers)
+        out = []
+        for i, (out_size, default) in enumerate(zip(out_sizes.tolist(), defaults.tolist())):
+            keys = [(k, c[i]) if c is not None else None
+                    for k, c in enumerate(numbers)] if keyed else None
+            out.append(self.place([c[i] for c in devs], [c[i] for c in sizes], out_size,
+                                  default, keys))
+        return out
 
     def settle(self, leaf) -> None:
         """A node's result exists: forget the memory of everything its ops made (partial

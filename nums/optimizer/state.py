@@ -258,8 +258,11 @@ class ClusterState:
         return moved
 
     def add_loads(self, memory: np.ndarray, net_in: np.ndarray | None = None,
-                  net_out: np.ndarray | None = None) -> None:
-        """Add per-device vectors of bytes made resident, received and sent."""
+                  net_out: np.ndarray | None = None, largest_move: float = 0.0) -> None:
+        """Add per-device vectors of bytes made resident, received and sent (and the
+        largest single block among those received)."""
+        if largest_move > self.largest_move:
+            self.largest_move = largest_move
         mem, peak = self._mem, self._peak
         for d, size in enumerate(memory.tolist()):
             if size:
