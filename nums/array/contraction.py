@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from nums.array.grid import ArrayGrid
-from nums.ir.movement import rechunk, reshape
+from nums.ir.movement import rechunk
 from nums.ir.nodes import Contract, Node, Transpose
 
 __all__ = ["matmul", "tensordot"]
@@ -45,8 +45,20 @@ def matmul(a: Node, b: Node) -> Node:
     """``a @ b`` with NumPy's rules for 1-D operands and broadcast batch axes."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: Input operand does not have enough dimensions")
-    a2 = reshape(a, (1,) + a.shape, 0) if a.ndim == 1 else a
-    b2 = reshape(b, b.shape + (1,), 0) if b.ndim == 1 else b
+    if a.ndim == 1 or b.ndim == 1:
+        # A vector operand: matmul is the tensordot of a's last axis with b's core axis;
+        # no reshape of the operands or of the result (which would be extra tasks).
+        k, k2 = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if k != k2:
+            raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension "
+                             f"0, with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {k2} is "
+                             f"different from {k})")
+        a_axis, b_axis = a.ndim - 1, 0 if b.ndim == 1 else b.ndim - 2
+        chunks = tuple(a.grid.chunks[:-1]) + tuple(c for ax, c in enumerate(b.grid.chunks)
+                                                   if ax != b_axis)
+        return Contract(ArrayGrid(chunks), _result_dtype(a, b), a, b, "tensordot",
+                        ((a_axis,), (b_axis,)))
+    a2, b2 = a, b
     n, k = a2.shape[-2:]
     k2, m = b2.shape[-2:]
     if k != k2:
@@ -75,14 +87,7 @@ def matmul(a: Node, b: Node) -> Node:
         else:
             b2 = op
     chunks = tuple(batch_chunks) + (a2.grid.chunks[-2], b2.grid.chunks[-1])
-    out = Contract(ArrayGrid(chunks), _result_dtype(a, b), a2, b2, "matmul")
-    if a.ndim == 1 and b.ndim == 1:
-        return reshape(out, (), 0)
-    if a.ndim == 1:
-        return reshape(out, out.shape[:-2] + out.shape[-1:], 0)
-    if b.ndim == 1:
-        return reshape(out, out.shape[:-1], 0)
-    return out
+    return Contract(ArrayGrid(chunks), _result_dtype(a, b), a2, b2, "matmul")
 
 
 def tensordot(a: Node, b: Node, a_axes: tuple[int, ...], b_axes: tuple[int, ...]) -> Node:
