@@ -26,7 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["INPUT", "CONST", "TEMP", "Instr", "InputView", "Program", "fused_map", "tiles",
-           "SPECIAL_OPS", "apply_op", "make_program", "evaluate_into", "scratch_block"]
+           "SPECIAL_OPS", "apply_op", "make_program", "evaluate_into", "scratch_block",
+           "permute_axes"]
 
 INPUT, CONST, TEMP = 0, 1, 2
 
@@ -34,7 +35,7 @@ INPUT, CONST, TEMP = 0, 1, 2
 class InputView(NamedTuple):
     """How to view block input ``k`` in output coordinates."""
 
-    perm: tuple[int, ...] | None  # transpose the block first
+    perm: tuple[int | None, ...] | None  # permute the block's axes first (see permute_axes)
     pad: int  # then prepend this many length-1 axes
 
 
@@ -121,12 +122,24 @@ class _Buffers(threading.local):
 _BUFFERS = _Buffers()
 
 
+def permute_axes(arr: np.ndarray, perm: tuple[int | None, ...]) -> np.ndarray:
+    """``arr`` viewed with its axes permuted by ``perm``; a None entry inserts a length-1
+    axis there (``x[:, None]`` is ``perm == (0, None)``). Never copies."""
+    if None not in perm:
+        return arr.transpose(perm)
+    kept = [p for p in perm if p is not None]
+    if kept != sorted(kept):
+        arr = arr.transpose(kept)
+    shape = iter(arr.shape)
+    return arr.reshape(tuple(1 if p is None else next(shape) for p in perm))
+
+
 def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[Any]:
     views = []
     for view, block in zip(program.inputs, blocks):
         arr = block if type(block) is np.ndarray else np.asarray(block)
         if view.perm is not None:
-            arr = arr.transpose(view.perm)
+            arr = permute_axes(arr, view.perm)
         if view.pad:
             arr = arr.reshape((1,) * view.pad + arr.shape)
         views.append(arr)

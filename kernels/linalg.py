@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from nums.kernels.fused import scratch_block
+from nums.kernels.fused import permute_axes, scratch_block
 
 __all__ = ["contract_sum", "add_blocks"]
 
 
-def _view(block: np.ndarray, perm: tuple[int, ...] | None) -> np.ndarray:
-    return block if perm is None else block.transpose(perm)
+def _view(block: np.ndarray, perm: tuple[int | None, ...] | None) -> np.ndarray:
+    return block if perm is None else permute_axes(block, perm)
 
 
 def contract_sum(op: str, axes: Any, perm_a: tuple[int, ...] | None,

@@ -507,3 +507,68 @@ def test_property_setitem(params, array_value):
     a[index] = value
     x[index] = value
     assert_eq(x, a)
+
+
+# -- new axes are views -------------------------------------------------------------------
+
+NEW_AXIS_INDEXES = [
+    (slice(None), None), (None,), (Ellipsis, None), (None, slice(None), None),
+    (None, Ellipsis), (slice(None), None, slice(None)), (np.newaxis, slice(None), slice(None)),
+]
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+@pytest.mark.parametrize("index", NEW_AXIS_INDEXES, ids=repr)
+def test_new_axes_against_numpy(backend, blocking, index):
+    a = np.arange(35.0).reshape(5, 7)
+    x = nps.array(a, block_shape=block_shape_for(a.shape, blocking))
+    v = np.arange(5.0) - 2
+    y = nps.array(v, block_shape=block_shape_for(v.shape, blocking))
+    if len([i for i in index if i is not None and i is not Ellipsis]) <= 1:
+        assert_eq(y[index], v[index])
+        assert_eq((y * 2 + 1)[index], (v * 2 + 1)[index])  # pushed through the Map
+    assert_eq(x[index], a[index])
+    assert_eq((nps.exp(x) - x)[index], (np.exp(a) - a)[index])
+    assert_eq(x[index].T, a[index].T)
+    assert_eq(x[index].sum(axis=0), a[index].sum(axis=0))
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+def test_broadcasting_through_new_axes(backend, blocking):
+    a = np.arange(35.0).reshape(5, 7)
+    x = nps.array(a, block_shape=block_shape_for(a.shape, blocking))
+    rows, cols = a.mean(axis=1), a.std(axis=0)
+    assert_eq(x * x.mean(axis=1)[:, None], a * rows[:, None])
+    assert_eq(x - x.std(axis=0)[None, :], a - cols[None, :])
+    assert_eq(x.mean(axis=1)[:, None] @ x.std(axis=0)[None, :], rows[:, None] @ cols[None, :])
+    assert_eq(nps.expand_dims(x, (0, 3)), np.expand_dims(a, (0, 3)))
+    z = x[:, None]
+    z[1:3] = -1.0  # a view result is an array of its own
+    b = a[:, None].copy()
+    b[1:3] = -1.0
+    assert_eq(z, b)
+    assert_eq(x, a)
+
+
+def test_new_axis_view_makes_no_task(monkeypatch):
+    import nums
+
+    nums.shutdown()
+    try:
+        session = nums.init(backend="local", workers=2, testing=True)
+        a = np.arange(200.0).reshape(50, 4)
+        x = nps.array(a, block_shape=(10, 4)).persist()
+        s = nps.array(a[:, 0], block_shape=(10,)).persist()
+        names = []
+        submit = session.executor.submit
+
+        def recording_submit(kernel, args, device, num_returns=1):
+            names.append(kernel.name)
+            return submit(kernel, args, device, num_returns)
+
+        monkeypatch.setattr(session.executor, "submit", recording_submit)
+        assert_eq(x * s[:, None], a * a[:, :1])
+        assert names == ["fused_map"] * x.grid_shape[0]  # one fused kernel per block
+    finally:
+        monkeypatch.undo()
+        nums.shutdown()

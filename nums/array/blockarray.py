@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.elementwise import elementwise
+from nums.array.elementwise import elementwise, index_node
 from nums.array.grid import ArrayGrid
 from nums.ir.lower import fetch, materialize
-from nums.ir.movement import getitem
 from nums.ir.nodes import Leaf, Node
 
 __all__ = ["BlockArray"]
@@ -231,7 +230,7 @@ class BlockArray:
 
     # -- indexing ------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> BlockArray:
-        return BlockArray(getitem(self._node, index))
+        return BlockArray(index_node(self._node, index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from nums.array.setitem import assign

@@ -8,17 +8,20 @@ NEP 50), and broadcast errors are NumPy's ValueError.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from nums.array.conversion import SUPPORTED_KINDS, node_from_numpy
 from nums.array.grid import ArrayGrid, default_block_shape
-from nums.ir.movement import rechunk, reshape
+from nums.array.indexing import normalize_index
+from nums.ir.movement import getitem, rechunk
 from nums.ir.nodes import Map, Node, Transpose
 from nums.runtime.session import current
 
-__all__ = ["elementwise", "result_dtype", "transpose_node", "broadcast_node", "cast_node"]
+__all__ = ["elementwise", "result_dtype", "transpose_node", "new_axes_view", "broadcast_node",
+           "cast_node"]
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -196,21 +199,43 @@ def broadcast_node(node: Node, shape: tuple[int, ...]) -> Node:
     return Map(ArrayGrid(chunks), node.dtype, "cast", (node,))
 
 
-def transpose_node(node: Node, perm: tuple[int, ...]) -> Node:
-    """``node`` with axes permuted; pushed through unmaterialised Maps down to their inputs."""
+def transpose_node(node: Node, perm: tuple[int | None, ...]) -> Node:
+    """``node`` viewed with axes permuted (None entries insert length-1 axes); pushed
+    through unmaterialised Maps down to their inputs."""
     if perm == tuple(range(node.ndim)):
         return node
     if isinstance(node, Transpose) and node.leaf is None:
-        return transpose_node(node.source, tuple(node.perm[p] for p in perm))
+        return transpose_node(node.source,
+                              tuple(None if p is None else node.perm[p] for p in perm))
     if isinstance(node, Map) and node.leaf is None:
         ndim = node.ndim
         args = []
         for a in node.args:
             if isinstance(a, Node):
-                if a.ndim < ndim:
-                    a = reshape(a, (1,) * (ndim - a.ndim) + a.shape, 0)
+                if a.ndim < ndim:  # right-aligned broadcasting: pad on the left first
+                    a = transpose_node(a, (None,) * (ndim - a.ndim) + tuple(range(a.ndim)))
                 a = transpose_node(a, perm)
             args.append(a)
-        grid = ArrayGrid(tuple(node.grid.chunks[p] for p in perm))
+        grid = ArrayGrid(tuple((1,) if p is None else node.grid.chunks[p] for p in perm))
         return Map(grid, node.dtype, node.op, tuple(args))
     return Transpose(node, perm)
+
+
+def index_node(node: Node, index: Any) -> Node:
+    """``node[index]`` for a basic index: an index that only inserts axes (``None``) besides
+    whole-axis slices and ``...`` is a view (no task); anything else selects blocks."""
+    selections, _ = normalize_index(index, node.shape)
+    new = [i for i, sel in enumerate(selections) if sel.kind == "new"]
+    if new and all(sel.kind == "new" or (sel.kind == "slice" and sel.start == 0 and
+                                         sel.step == 1 and sel.count == node.shape[sel.axis])
+                   for sel in selections):
+        return new_axes_view(node, new)
+    return getitem(node, index)
+
+
+def new_axes_view(node: Node, new: Sequence[int]) -> Node:
+    """``node`` with length-1 axes inserted at the output positions ``new`` (a view)."""
+    source_axes = iter(range(node.ndim))
+    out_ndim = node.ndim + len(new)
+    return transpose_node(node, tuple(None if i in new else next(source_axes)
+                                      for i in range(out_ndim)))

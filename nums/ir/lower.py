@@ -18,6 +18,7 @@ import numpy as np
 from nums.array.grid import ArrayGrid
 from nums.ir.fusion import build_program
 from nums.ir.nodes import Contract, Create, Leaf, Map, Move, Node, Reduce, Transpose
+from nums.kernels.fused import permute_axes
 from nums.kernels.reduce import ReduceSpec
 from nums.kernels.registry import kernel
 from nums.optimizer.plan import Plan
@@ -90,7 +91,7 @@ def _aligned(leaf: Leaf, perm: tuple[int, ...] | None, ndim: int,
     if perm is None and arr.shape == grid_shape:
         return arr.reshape(-1)
     if perm is not None:
-        arr = arr.transpose(perm)
+        arr = permute_axes(arr, perm)
     if arr.ndim < ndim:
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     return np.broadcast_to(arr, grid_shape).ravel()

@@ -113,12 +113,14 @@ class Map(Node):
 
 
 class Transpose(Node):
-    """Axes permutation of a non-Map node (Maps push transposes down to their inputs)."""
+    """A view of a non-Map node with its axes permuted by ``perm`` (Maps push views down to
+    their inputs). A None entry of ``perm`` inserts a length-1 axis (``x[:, None]``), so
+    broadcasting a vector against a matrix reads its blocks where they are."""
 
     __slots__ = ("source", "perm")
 
-    def __init__(self, source: Node, perm: tuple[int, ...]) -> None:
-        grid = ArrayGrid(tuple(source.grid.chunks[p] for p in perm))
+    def __init__(self, source: Node, perm: tuple[int | None, ...]) -> None:
+        grid = ArrayGrid(tuple((1,) if p is None else source.grid.chunks[p] for p in perm))
         super().__init__(grid, source.dtype)
         self.source = source
         self.perm = perm

@@ -17,7 +17,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from nums.array.blockarray import BlockArray
 from nums.array.conversion import as_blockarray, grid_for, is_blockarray
-from nums.array.elementwise import broadcast_node, cast_node, transpose_node
+from nums.array.elementwise import broadcast_node, cast_node, new_axes_view, transpose_node
 from nums.ir import movement
 from nums.runtime.session import current
 
@@ -176,9 +176,7 @@ def expand_dims(a: Any, axis: Any) -> BlockArray:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = a.ndim + len(axes)
     axes = normalize_axis_tuple(axes, out_ndim)
-    it = iter(a.shape)
-    new = tuple(1 if i in axes else next(it) for i in range(out_ndim))
-    return reshape(a, new)
+    return BlockArray(new_axes_view(a._node, axes))
 
 
 def squeeze(a: Any, axis: Any = None) -> BlockArray:
