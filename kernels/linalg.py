@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from nums.kernels.fused import permute_axes, scratch_block
+from nums.kernels.fused import permute_axes, scratch_block, tiles
 
 __all__ = ["contract_sum", "add_blocks"]
 
@@ -31,6 +31,12 @@ def contract_sum(op: str, axes: Any, perm_a: tuple[int, ...] | None,
     blocks differ (None for whole blocks), and the operand block shapes (for programs).
     """
     program_a, n_a, program_b, n_b = fused
+    b_axis = None  # the one axis of an elementwise ``b`` that is summed over
+    if program_b is not None:
+        if op == "matmul":
+            b_axis = len(selections[0][3]) - 2
+        elif len(axes[1]) == 1:
+            b_axis = axes[1][0]
     out = None
     at = 0
     for sel_a, sel_b, shape_a, shape_b in selections:
@@ -39,25 +45,44 @@ def contract_sum(op: str, axes: Any, perm_a: tuple[int, ...] | None,
         else:
             a = scratch_block(program_a, shape_a, blocks[at:at + n_a], -1)
         at += n_a
-        if program_b is None:
-            b = _view(blocks[at], perm_b)
-        else:
-            b = scratch_block(program_b, shape_b, blocks[at:at + n_b], -2)
+        b_blocks = blocks[at:at + n_b]
         at += n_b
         if sel_a is not None:
             a = a[sel_a]
-        if sel_b is not None:
-            b = b[sel_b]
         if a.dtype != dtype:
             a = a.astype(dtype)
+        if program_b is not None and b_axis == 0 and sel_b is None:
+            # The elementwise operand is summed over its first axis: evaluate it in tiles
+            # of rows and multiply each by the matching slice of ``a``, so the tile stays
+            # in cache instead of a block-sized buffer going through memory twice.
+            a_axis = a.ndim - 1 if op == "matmul" else axes[0][0]
+            for index, tile in tiles(program_b, b_blocks, shape_b, allow_flat=False):
+                part = a[(slice(None),) * a_axis + (index[0],)]
+                if tile.dtype != dtype:
+                    tile = tile.astype(dtype)
+                product = _product(op, axes, part, tile)
+                out = product if out is None else _accumulate(out, product)
+            continue
+        if program_b is None:
+            b = _view(b_blocks[0], perm_b)
+        else:
+            b = scratch_block(program_b, shape_b, b_blocks, -2)
+        if sel_b is not None:
+            b = b[sel_b]
         if b.dtype != dtype:
             b = b.astype(dtype)
-        product = np.matmul(a, b) if op == "matmul" else np.tensordot(a, b, axes=axes)
-        if out is None:
-            out = product
-        else:
-            out += product
+        product = _product(op, axes, a, b)
+        out = product if out is None else _accumulate(out, product)
     return np.asarray(out)
+
+
+def _product(op: str, axes: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b) if op == "matmul" else np.tensordot(a, b, axes=axes)
+
+
+def _accumulate(out: np.ndarray, product: np.ndarray) -> np.ndarray:
+    out += product
+    return out
 
 
 def add_blocks(*blocks: np.ndarray) -> np.ndarray:

@@ -193,6 +193,11 @@ def test_gram_of_an_elementwise_operand(backend, blocking):
     assert_eq(x.T @ (p - y), a.T @ (pn - yv), **TOL)
     assert_eq((x * 2).T @ (x + 1), (a * 2).T @ (a + 1), **TOL)  # both operands programs
     assert_eq((x.astype(np.float32) * 2).T @ x, (a.astype(np.float32) * 2).T @ a, rtol=1e-5)
+    assert_eq(x.T @ (x.astype(np.float32) * 2), a.T @ (a.astype(np.float32) * 2), rtol=1e-5)
+    assert_eq(nps.tensordot(x, x * 2, ([0], [0])), np.tensordot(a, a * 2, ([0], [0])), **TOL)
+    batch = rand((3, 4, 120), seed=66)
+    xb = nps.array(batch, block_shape=(2, 3, block_shape[0]))
+    assert_eq(xb @ (x - 1), batch @ (a - 1), **TOL)  # batched left operand, one output block
 
 
 def test_elementwise_operand_is_not_materialised(monkeypatch):
