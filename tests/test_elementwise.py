@@ -953,3 +953,11 @@ def test_equal_constants_of_different_types_stay_apart(backend, blocking):
             for _ in range(2):  # the second time from the cache
                 assert_eq(x + c, a + c)
                 assert_eq(c * x, c * a)
+    # 0.0 and -0.0 are equal keys too, but not equal constants
+    a = np.array([[1.0, -1.0, 0.0]])
+    x = ba(a, blocking)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in (0.0, -0.0, np.float64(-0.0), 0.0, -0j, 0j):
+            assert_eq(x / c, a / c)
+    for c in (-0.0, 0.0, np.float32(-0.0)):
+        assert_eq(nps.copysign(x, c), np.copysign(a, c))

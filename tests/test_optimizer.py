@@ -86,6 +86,63 @@ def test_a_device_receives_a_keyed_block_once_per_node():
     np.testing.assert_array_equal(c.state.net_in, [0, 96])
 
 
+def test_a_key_read_twice_by_one_op_costs_once():
+    # X.T @ X reads a block of X as both operands: costs and apply must agree.
+    state = ClusterState(3)
+    state.set([10.0, 0.0, 0.0], [0.0] * 3, [0.0] * 3)
+    keyed = state.costs([0, 0], [32.0, 32.0], 8.0, in_keys=["x", "x"])
+    for d in range(3):
+        trial = state.copy()
+        trial.apply(d, [0, 0], [32.0, 32.0], 8.0, in_keys=["x", "x"])
+        assert keyed[d] == pytest.approx(trial.objective())
+    assert state.at_lower_bound(1, [0, 0], [16.0, 16.0], 0.0, in_keys=["x", "x"]) is False
+
+
+def test_memory_freed_while_an_op_is_recorded_is_not_lost():
+    # A garbage-collected array is released from a finaliser, which may run in the middle
+    # of ClusterState.apply (any allocation can trigger the collector).
+    import gc
+
+    nums.shutdown()
+    try:
+        session = nums.init(backend="dryrun", cluster_shape=(4,))
+        state = session.placement.state
+
+        class Box:
+            pass
+
+        for trial in range(3):
+            box = Box()
+            box.me = box  # a reference cycle: freed by the collector, not at `del`
+            box.arr = nps.zeros((400, 40), block_shape=(50, 20)).persist()
+            array_bytes = box.arr.nbytes
+            del box
+            before = state.memory.sum()
+            threshold = gc.get_threshold()
+            gc.set_threshold(1, 1, 1)
+            try:
+                state.apply(1, [0, 2], [100.0, 50.0], 10.0,
+                            in_keys=[("k", trial), ("j", trial)])
+            finally:
+                gc.set_threshold(*threshold)
+            gc.collect()
+            assert state.memory.sum() == pytest.approx(before - array_bytes + 160.0)
+            state.forget_copies()
+            state.release_one(1, 160.0)
+    finally:
+        nums.shutdown()
+
+
+def test_begin_job_drops_what_a_failed_job_left():
+    c = CyclicPlacement(grid(2))
+    c.place([0], [32.0], 8.0, default=1, in_keys=["a"])  # a node that never settles
+    assert c.state.memory.sum() == 40
+    c.begin_job()
+    np.testing.assert_array_equal(c.state.memory, [0, 0])
+    c.place([0], [32.0], 8.0, default=1, in_keys=["a"])  # the copy is not reused
+    np.testing.assert_array_equal(c.state.net_in, [0, 32])
+
+
 @pytest.mark.parametrize("n", [3, 40])  # Python and NumPy cost paths
 def test_costs_count_a_received_copy_as_local(n):
     state = ClusterState(n)

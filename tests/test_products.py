@@ -223,6 +223,12 @@ def test_elementwise_operand_is_not_materialised(monkeypatch):
         y = nps.array(b, block_shape=(4, 10))
         assert_eq((x + 1) @ y, (a + 1) @ b, **TOL)
         assert names.count("fused_map") == x.grid_shape[0]
+        names.clear()
+        # ... and so is a block cut into segments by the other operand's blocks.
+        z = nps.array(rand((100, 3), seed=66), block_shape=(10, 3))
+        w = nps.array(rand((4, 100), seed=67), block_shape=(4, 100))
+        assert_eq((w * 2) @ z, (w.get() * 2) @ z.get(), **TOL)
+        assert names.count("fused_map") == 1
     finally:
         monkeypatch.undo()
         nums.shutdown()

@@ -78,8 +78,9 @@ class _Builder:
 @functools.lru_cache(maxsize=1024)
 def _one_op_program(op: Any, dtype: np.dtype, ndim: int, tile_elements: int,
                     views: tuple[InputView, ...], args: tuple[tuple[int, Any], ...],
-                    const_types: tuple[type, ...]) -> Program:
-    # ``const_types`` is part of the key only: 1, 1.0 and True are equal as dict keys.
+                    const_keys: tuple[tuple[type, str], ...]) -> Program:
+    # ``const_keys`` (type and repr of each constant) is part of the key only: 1, 1.0 and
+    # True are equal as dict keys, and so are 0.0 and -0.0.
     return make_program(views, (Instr(op, args, dtype, (True,) * ndim),), ndim, tile_elements)
 
 
@@ -89,10 +90,10 @@ def _single_map(root: Map, ensure: Callable[[Node], Leaf],
     common ``x + 1`` of a loop), from a cache; None when a constant is unhashable."""
     b = _Builder(root, ensure)
     args = tuple([b.add_input(a) if isinstance(a, Node) else (CONST, a) for a in root.args])
-    const_types = tuple([type(v) for kind, v in args if kind == CONST])
+    const_keys = tuple([(type(v), repr(v)) for kind, v in args if kind == CONST])
     try:
         program = _one_op_program(root.op, root.dtype, b.ndim, tile_elements, tuple(b.views),
-                                  args, const_types)
+                                  args, const_keys)
     except TypeError:  # an unhashable constant
         return None
     return program, b.inputs

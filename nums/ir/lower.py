@@ -320,16 +320,19 @@ class Lowering:
             a_axes, b_axes = (len(a_grid) - 1,), (len(b_grid) - 2,)
             nb = len(grid_shape) - 2
         n_out = math.prod(grid_shape)
+        seg_lists = [_segments(a_chunks[i], b_chunks[j]) for i, j in zip(a_axes, b_axes)]
         # An elementwise operand is evaluated inside the product tasks when each of its
-        # blocks is read by one output block (else it would be recomputed per reader).
+        # blocks is read once: by one output block, whole (not cut into segments by the
+        # other operand's blocks). Otherwise it would be recomputed per reader.
         a = _Operand(self, node.a, n_out == math.prod(
-            g for ax, g in enumerate(a_grid) if ax not in a_axes))
+            g for ax, g in enumerate(a_grid) if ax not in a_axes) and all(
+            len(segs) == a_grid[ax] for segs, ax in zip(seg_lists, a_axes)))
         b = _Operand(self, node.b, n_out == math.prod(
-            g for ax, g in enumerate(b_grid) if ax not in b_axes))
+            g for ax, g in enumerate(b_grid) if ax not in b_axes) and all(
+            len(segs) == b_grid[ax] for segs, ax in zip(seg_lists, b_axes)))
         fused = (a.program, a.width, b.program, b.width)
         a_bytes = block_nbytes(node.a.grid, node.a.dtype.itemsize)
         b_bytes = block_nbytes(node.b.grid, node.b.dtype.itemsize)
-        seg_lists = [_segments(a_chunks[i], b_chunks[j]) for i, j in zip(a_axes, b_axes)]
         n_pairs = math.prod(len(s) for s in seg_lists)
         spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
         per_group = max(1, min(fanin, -(-n_pairs // spread)))

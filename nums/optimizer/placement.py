@@ -88,7 +88,12 @@ class Placement(abc.ABC):
         return found
 
     def begin_job(self) -> None:
-        """Start counting network loads for a new job."""
+        """Start counting network loads for a new job (and drop what a job that failed
+        half-way left: its partial results and received copies)."""
+        if any(self._transient):
+            self.state.release_totals(self._transient)
+            self._transient = [0.0] * len(self._transient)
+        self.state.forget_copies()
         self.state.reset_network()
         self.moved_bytes = 0.0
         self.num_ops = 0

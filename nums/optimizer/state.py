@@ -119,16 +119,22 @@ class ClusterState:
         if self._copies:
             self._copies = {}
 
-    def _available(self, in_devices: Sequence[int],
-                   in_keys: Sequence[Hashable | None] | None, n: int) -> list[list[int]]:
-        """Per input, the devices that hold it (its source first, then received copies)."""
+    def _inputs(self, in_devices: Sequence[int], in_sizes: Sequence[float],
+                in_keys: Sequence[Hashable | None] | None) -> list[tuple[list[int], float]]:
+        """Per input: the devices that hold it (its source first, then received copies) and
+        its bytes; an input whose key the op already reads counts once, as in :meth:`apply`."""
+        if in_keys is None:
+            return [([src], size) for src, size in zip(in_devices, in_sizes)]
         copies = self._copies
-        if in_keys is None or not copies:
-            return [[src] for src in in_devices]
+        seen: set[Hashable] = set()
         out = []
-        for src, key in zip(in_devices, in_keys):
-            held = copies.get(key) if key is not None else None
-            out.append([src, *held] if held else [src])
+        for src, size, key in zip(in_devices, in_sizes, in_keys):
+            if key is None:
+                out.append(([src], size))
+                continue
+            held = copies.get(key)
+            out.append(([src, *held] if held else [src], 0.0 if key in seen else size))
+            seen.add(key)
         return out
 
     def objective(self) -> float:
@@ -150,7 +156,7 @@ class ClusterState:
         on = [0.0] * n
         src_on = [0.0] * n
         total = 0.0
-        for holders, size in zip(self._available(in_devices, in_keys, n), in_sizes):
+        for holders, size in self._inputs(in_devices, in_sizes, in_keys):
             src_on[holders[0]] += size
             for h in holders:
                 on[h] += size
@@ -183,7 +189,7 @@ class ClusterState:
         mem, nin, nout = self._mem, self._in, self._out
         moved = 0.0
         sent: dict[int, float] = {}
-        for holders, size in zip(self._available(in_devices, in_keys, len(mem)), in_sizes):
+        for holders, size in self._inputs(in_devices, in_sizes, in_keys):
             src = holders[0]
             if device not in holders:
                 moved += size
@@ -202,13 +208,14 @@ class ClusterState:
                      out_size: float, in_keys: Sequence[Hashable | None] | None) -> np.ndarray:
         memory, net_in, net_out = self.memory, self.net_in, self.net_out
         n = memory.shape[0]
-        sizes = np.asarray(in_sizes, dtype=np.float64)
+        inputs = self._inputs(in_devices, in_sizes, in_keys)
+        sizes = np.array([size for _, size in inputs], dtype=np.float64)
         src_on = np.bincount(np.asarray(in_devices, dtype=np.intp), weights=sizes,
                              minlength=n) if len(in_devices) else np.zeros(n)
         on = src_on
         if in_keys is not None and self._copies:
             on = src_on.copy()
-            for holders, size in zip(self._available(in_devices, in_keys, n), in_sizes):
+            for holders, size in inputs:
                 for h in holders[1:]:
                     on[h] += size
         moved_in = float(sizes.sum()) - on  # bytes that must come to each candidate
@@ -275,8 +282,15 @@ class ClusterState:
             self._out = [a + b for a, b in zip(self._out, net_out.tolist())]
 
     def release_totals(self, sizes: Sequence[float]) -> None:
-        """Forget ``sizes[d]`` bytes on every device ``d``."""
-        self._mem = [m - s if m > s else 0.0 for m, s in zip(self._mem, sizes)]
+        """Forget ``sizes[d]`` bytes on every device ``d``.
+
+        In place: a garbage-collected array can be released while :meth:`apply` holds the
+        list."""
+        mem = self._mem
+        for d, size in enumerate(sizes):
+            if size:
+                left = mem[d] - size
+                mem[d] = left if left > 0 else 0.0
 
     def release_one(self, device: int, size: float) -> None:
         """Forget ``size`` bytes on ``device``."""
