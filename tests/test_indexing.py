@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import nums.numpy as nps
 from tests.conftest import start
-from tests.utils import BLOCKINGS, assert_eq, block_shape_for
+from tests.utils import BLOCKINGS, assert_eq, block_shape_for, record_kernel_names
 
 S = slice
 E = Ellipsis
@@ -559,14 +559,7 @@ def test_new_axis_view_makes_no_task(monkeypatch):
         a = np.arange(200.0).reshape(50, 4)
         x = nps.array(a, block_shape=(10, 4)).persist()
         s = nps.array(a[:, 0], block_shape=(10,)).persist()
-        names = []
-        submit = session.executor.submit
-
-        def recording_submit(kernel, args, device, num_returns=1):
-            names.append(kernel.name)
-            return submit(kernel, args, device, num_returns)
-
-        monkeypatch.setattr(session.executor, "submit", recording_submit)
+        names = record_kernel_names(session, monkeypatch)
         assert_eq(x * s[:, None], a * a[:, :1])
         assert names == ["fused_map"] * x.grid_shape[0]  # one fused kernel per block
     finally:

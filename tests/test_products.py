@@ -12,7 +12,7 @@ from nums.backends.local.executor import ThreadRef
 
 import nums
 import nums.numpy as nps
-from tests.utils import BLOCKINGS, assert_eq, block_shape_for
+from tests.utils import BLOCKINGS, assert_eq, block_shape_for, record_kernel_names
 
 # Float sums are reordered by blocking: compare with a tolerance, not bit for bit.
 TOL = dict(rtol=1e-10, atol=1e-10)
@@ -207,14 +207,7 @@ def test_elementwise_operand_is_not_materialised(monkeypatch):
         a = rand((200, 4), seed=63)
         x = nps.array(a, block_shape=(10, 4)).persist()
         s = nps.array(rand(200, seed=64), block_shape=(10,)).persist()
-        names = []
-        submit = session.executor.submit
-
-        def recording_submit(kernel, args, device, num_returns=1):
-            names.append(kernel.name)
-            return submit(kernel, args, device, num_returns)
-
-        monkeypatch.setattr(session.executor, "submit", recording_submit)
+        names = record_kernel_names(session, monkeypatch)
         assert_eq(x.T @ (x * s[:, None]), a.T @ (a * s.get()[:, None]), **TOL)
         assert "fused_map" not in names  # X * s is evaluated inside contract_sum
         names.clear()

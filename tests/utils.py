@@ -57,3 +57,17 @@ def assert_eq(actual: Any, expected: Any, *, rtol: float = 1e-7, atol: float = 0
         np.testing.assert_allclose(value, expected, rtol=rtol, atol=atol, equal_nan=equal_nan)
     else:
         np.testing.assert_array_equal(value, expected)
+
+
+def record_kernel_names(session: Any, monkeypatch: Any) -> list[str]:
+    """The names of the kernels ``session``'s executor is given from now on (a list that
+    grows as tasks are submitted; ``monkeypatch`` undoes the recording)."""
+    names: list[str] = []
+    submit = session.executor.submit
+
+    def recording_submit(kernel, args, device, num_returns=1):
+        names.append(kernel.name)
+        return submit(kernel, args, device, num_returns)
+
+    monkeypatch.setattr(session.executor, "submit", recording_submit)
+    return names
