@@ -115,25 +115,6 @@ def _broadcast_numbers(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
             else _aligned(leaf, perm, ndim, grid_shape, "number") for leaf, perm in inputs]
 
 
-def _merge_tree(items: list[tuple[Any, int, float]], fanin: int,
-                merge: Callable[[list[tuple[Any, int, float]]], tuple[Any, int, float]]
-                ) -> tuple[Any, int, float]:
-    """Combine ``(ref, device, bytes)`` items with ``merge`` (up to ``fanin`` at a time):
-    first the items on each device among themselves, then the per-device results, so that
-    only one partial per device crosses devices."""
-    by_device: dict[int, list[tuple[Any, int, float]]] = {}
-    for item in items:
-        by_device.setdefault(item[1], []).append(item)
-    level = []
-    for group in by_device.values():
-        while len(group) > 1:
-            group = [merge(group[s:s + fanin]) for s in range(0, len(group), fanin)]
-        level.append(group[0])
-    while len(level) > 1:
-        level = [merge(level[s:s + fanin]) for s in range(0, len(level), fanin)]
-    return level[0]
-
-
 def _no_flush() -> None:
     return None
 
@@ -218,6 +199,37 @@ class Lowering:
             device_array = np.asarray(devices, dtype=np.intp).reshape(grid_shape)
         return Leaf(node.grid, node.dtype, ref_array, device_array, self.placement.release_leaf)
 
+    def merge_tree(self, items: list[tuple[Any, int, float]], merge: Any,
+                   head: tuple[Any, ...]) -> tuple[Any, int, float]:
+        """Combine ``(ref, device, bytes)`` items of one size with the kernel ``merge``
+        (called as ``merge(*head, *refs)`` on up to ``reduction_fanin`` of them): first the
+        items on each device among themselves, then the per-device results, so that only
+        one partial per device crosses devices."""
+        fanin = max(2, self.settings.reduction_fanin)
+        submit, devices, place = self.executor.submit, self.devices, self.place
+
+        def level(group: list[tuple[Any, int, float]]) -> list[tuple[Any, int, float]]:
+            out = []
+            for s in range(0, len(group), fanin):
+                chunk = group[s:s + fanin]
+                size = chunk[0][2]
+                d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
+                out.append((submit(merge, (*head, *[c[0] for c in chunk]), devices[d]), d,
+                            size))
+            return out
+
+        by_device: dict[int, list[tuple[Any, int, float]]] = {}
+        for item in items:
+            by_device.setdefault(item[1], []).append(item)
+        per_device = []
+        for group in by_device.values():
+            while len(group) > 1:
+                group = level(group)
+            per_device.append(group[0])
+        while len(per_device) > 1:
+            per_device = level(per_device)
+        return per_device[0]
+
     # -- elementwise -------------------------------------------------------------------
     def lower_map(self, node: Node) -> Leaf:
         program, inputs = build_program(node, self.ensure, self.settings.tile_elements)
@@ -237,8 +249,7 @@ class Lowering:
             self.placement.output_devices(grid_shape).ravel(),
             _broadcast_numbers(inputs, node.ndim, grid_shape))
         submit, devices, fused = self.executor.submit, self.devices, K.fused_map
-        head = (program,)
-        refs = [submit(fused, (*head, shape, *blocks), devices[d])
+        refs = [submit(fused, (program, shape, *blocks), devices[d])
                 for shape, d, blocks in zip(node.grid.block_shape_list(), devs,
                                             zip(*columns) if columns else itertools.repeat(()))]
         return self.new_leaf(node, refs, devs)
@@ -279,13 +290,6 @@ class Lowering:
         out_devices = self.placement.output_devices(out_grid_shape)
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
         refs, devs = [], []
-        fanin = max(2, self.settings.reduction_fanin)
-
-        def merge(chunk: list[tuple[Any, int, float]]) -> tuple[Any, int, float]:
-            size = chunk[0][2]
-            d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
-            return submit(K.reduce_merge, (spec, *[c[0] for c in chunk]), devices[d]), d, size
-
         for key, group in partials.items():
             out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
                                                       if a not in axes)
@@ -294,7 +298,7 @@ class Lowering:
                 refs.append(group[0][0])
                 devs.append(group[0][1])
                 continue
-            ref, src, size = _merge_tree(group, fanin, merge)
+            ref, src, size = self.merge_tree(group, K.reduce_merge, (spec,))
             out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
             d = place([src], [size], out_size, target)
             refs.append(submit(K.reduce_finalize, (spec, ref), devices[d]))
@@ -337,12 +341,6 @@ class Lowering:
         spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
         per_group = max(1, min(fanin, -(-n_pairs // spread)))
         out_devices = self.placement.output_devices(grid_shape)
-
-        def merge_sums(chunk: list[tuple[Any, int, float]]) -> tuple[Any, int, float]:
-            size = chunk[0][2]
-            d = self.place([c[1] for c in chunk], [size] * len(chunk), size, chunk[0][1])
-            return submit(K.add_blocks, tuple(c[0] for c in chunk), devices[d]), d, size
-
         refs, devs = [], []
         for out_index in itertools.product(*(range(g) for g in grid_shape)):
             if node.op == "tensordot":
@@ -406,7 +404,7 @@ class Lowering:
                                                            node.dtype, tuple(sels), fused,
                                                            *args),
                                           devices[d]), d, out_size))
-            ref, d, _ = _merge_tree(groups, fanin, merge_sums)
+            ref, d, _ = self.merge_tree(groups, K.add_blocks, ())
             refs.append(ref)
             devs.append(d)
         return self.new_leaf(node, refs, devs)

@@ -187,10 +187,7 @@ class Placement(abc.ABC):
         self._transient = [0.0] * len(made)
         state.forget_copies()
         sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
-        if len(made) == 1:
-            state.release_one(0, made[0])
-        else:
-            state.release_totals(made)
+        state.release_totals(made)
         if sizes.size == 1:
             state.add_memory(int(leaf.devices.flat[0]), float(sizes.flat[0]))
             return

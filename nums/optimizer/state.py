@@ -21,12 +21,14 @@ for many devices the costs are computed with NumPy.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 
 __all__ = ["ClusterState"]
 
+_NO_KEYS = itertools.repeat(None)  # the keys of inputs that are read once
 _NUMPY_FROM = 32  # devices from which NumPy evaluates the costs faster than Python loops
 
 
@@ -236,27 +238,20 @@ class ClusterState:
         mem, nin, nout = self._mem, self._in, self._out
         mem[device] += out_size
         moved = 0.0
-        if in_keys is None:
-            for src, size in zip(in_devices, in_sizes):
-                if src != device:
-                    moved += size
-                    nout[src] += size
-                    if size > self.largest_move:
-                        self.largest_move = size
-        else:
-            copies = self._copies
-            for src, size, key in zip(in_devices, in_sizes, in_keys):
-                if src == device:
+        copies = self._copies
+        for src, size, key in zip(in_devices, in_sizes,
+                                  in_keys if in_keys is not None else _NO_KEYS):
+            if src == device:
+                continue
+            if key is not None:
+                held = copies.setdefault(key, [])
+                if device in held:
                     continue
-                if key is not None:
-                    held = copies.setdefault(key, [])
-                    if device in held:
-                        continue
-                    held.append(device)
-                moved += size
-                nout[src] += size
-                if size > self.largest_move:
-                    self.largest_move = size
+                held.append(device)
+            moved += size
+            nout[src] += size
+            if size > self.largest_move:
+                self.largest_move = size
         if moved:
             mem[device] += moved
             nin[device] += moved
