@@ -192,49 +192,64 @@ def _concat_partials(parts: list[Partial], axis: int) -> Partial:
     return tuple(np.concatenate(column, axis=axis) for column in zip(*parts))
 
 
-def fused_reduce(program: Program | None, spec: ReduceSpec, offset: tuple[int, ...],
-                 out_shape: tuple[int, ...], finalize: bool, *blocks: np.ndarray) -> Any:
-    """Kernel: evaluate ``program`` over a block and reduce it to a partial.
+def fused_reduce(program: Program | None, spec: ReduceSpec,
+                 places: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], finalize: bool,
+                 width: int, *blocks: np.ndarray) -> Any:
+    """Kernel: evaluate ``program`` over one or more blocks and reduce them to one partial.
 
-    Tileable reductions consume the program's tiles as they are produced, so the block's
-    elementwise result is never materialised. With ``finalize`` the block is the only one
-    along the reduced axes, and the kernel returns the finished output block.
+    ``places`` holds ``(offset, shape)`` of each block (its position in the whole array and
+    its shape); each block is made of the next ``width`` of ``blocks`` (the program's inputs,
+    or the block itself when ``program`` is None). The blocks' partials are merged here, so
+    one task reduces every block a worker slot owns. Tileable reductions consume the
+    program's tiles as they are produced, so no block's elementwise result is materialised.
+    With ``finalize`` these are all the blocks along the reduced axes, and the kernel returns
+    the finished output block.
     """
     reduction = REDUCTIONS[spec.name]
-    ndim = len(out_shape)
-    ctx = Context(offset)
-    if program is None:
-        part = reduction.partial(np.asarray(blocks[0]), spec, ctx)
-    elif not reduction.tileable or not ndim or 0 in out_shape:
-        part = reduction.partial(fused_map(program, out_shape, *blocks), spec, ctx)
-    else:
-        full = len(spec.axes) == ndim
-        keep = tuple(1 if a in spec.axes else n for a, n in enumerate(out_shape))
-        flat_spec = spec._replace(axes=(0,))
-        acc: Partial | None = None
-        rows: list[Partial] = []
-        for _, value in tiles(program, blocks, out_shape, allow_flat=full):
-            if value.ndim != ndim:
-                p = tuple(c.reshape(keep) for c in reduction.partial(value, flat_spec, ctx))
-            else:
-                p = reduction.partial(value, spec, ctx)
-            if full or 0 in spec.axes:
-                acc = p if acc is None else reduction.merge(acc, p, spec)
-            else:
-                rows.append(p)
-        part = acc if acc is not None else _concat_partials(rows, 0)
+    part: Partial | None = None
+    for i, (offset, shape) in enumerate(places):
+        p = _block_partial(reduction, program, spec, offset, shape,
+                           blocks[i * width:(i + 1) * width])
+        part = p if part is None else reduction.merge(part, p, spec)
     if finalize:
         return reduce_finalize(spec, part)
     return part
 
 
-def reduce_merge(spec: ReduceSpec, *partials: Partial) -> Partial:
-    """Kernel: merge several partials of the same shape into one."""
+def _block_partial(reduction: Reduction, program: Program | None, spec: ReduceSpec,
+                   offset: tuple[int, ...], out_shape: tuple[int, ...],
+                   blocks: tuple[np.ndarray, ...]) -> Partial:
+    ndim = len(out_shape)
+    ctx = Context(offset)
+    if program is None:
+        return reduction.partial(np.asarray(blocks[0]), spec, ctx)
+    if not reduction.tileable or not ndim or 0 in out_shape:
+        return reduction.partial(fused_map(program, out_shape, *blocks), spec, ctx)
+    full = len(spec.axes) == ndim
+    keep = tuple(1 if a in spec.axes else n for a, n in enumerate(out_shape))
+    flat_spec = spec._replace(axes=(0,))
+    acc: Partial | None = None
+    rows: list[Partial] = []
+    for _, value in tiles(program, blocks, out_shape, allow_flat=full):
+        if value.ndim != ndim:
+            p = tuple(c.reshape(keep) for c in reduction.partial(value, flat_spec, ctx))
+        else:
+            p = reduction.partial(value, spec, ctx)
+        if full or 0 in spec.axes:
+            acc = p if acc is None else reduction.merge(acc, p, spec)
+        else:
+            rows.append(p)
+    return acc if acc is not None else _concat_partials(rows, 0)
+
+
+def reduce_merge(spec: ReduceSpec, finalize: bool, *partials: Partial) -> Any:
+    """Kernel: merge several partials of the same shape into one; with ``finalize`` (the
+    root of the merge tree) return the finished output block instead."""
     merge = REDUCTIONS[spec.name].merge
     acc = partials[0]
     for p in partials[1:]:
         acc = merge(acc, p, spec)
-    return acc
+    return reduce_finalize(spec, acc) if finalize else acc
 
 
 def reduce_finalize(spec: ReduceSpec, partial: Partial) -> np.ndarray:

@@ -18,7 +18,7 @@ import nums.numpy as nps
 from nums.array.blockarray import BlockArray
 from nums.numpy.math import UFUNC_NAMES
 from tests.conftest import start
-from tests.utils import BLOCKINGS, assert_eq, block_shape_for
+from tests.utils import BLOCKINGS, assert_eq, block_shape_for, record_kernel_names
 
 SHAPE = (6, 10)
 
@@ -903,24 +903,11 @@ def test_numpy_ufunc_protocol(backend, blocking):
 
 # -- 7. fusion -----------------------------------------------------------------------------
 
-def _count_submits(monkeypatch) -> list:
-    executor = nums.session().executor
-    calls: list = []
-    original = executor.submit
-
-    def counting(kernel, *args, **kwargs):
-        calls.append(getattr(kernel, "name", kernel))
-        return original(kernel, *args, **kwargs)
-
-    monkeypatch.setattr(executor, "submit", counting)
-    return calls
-
-
 @pytest.mark.parametrize("blocking", BLOCKINGS)
 def test_fusion_one_kernel_per_block(backend, blocking, monkeypatch):
     a = np.linspace(-2, 2, 60).reshape(SHAPE)
     x = ba(a, blocking).persist()
-    calls = _count_submits(monkeypatch)
+    calls = record_kernel_names(nums.session(), monkeypatch)
     y = nps.exp(x) * 2 + x
     assert calls == []  # nothing runs until asked
     value = y.get()
@@ -934,7 +921,7 @@ def test_fusion_two_inputs_and_broadcast(backend, monkeypatch):
     x = nps.array(a, block_shape=(2, 4))
     y = nps.array(a[::-1], block_shape=(2, 4))
     z = nps.array(b, block_shape=(4,))
-    calls = _count_submits(monkeypatch)
+    calls = record_kernel_names(nums.session(), monkeypatch)
     r = nps.sin(x) * nps.cos(y) + z - nps.maximum(x, 0.5) / (1 + z ** 2)
     value = r.get()
     assert len(calls) == x.grid.num_blocks, calls

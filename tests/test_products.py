@@ -496,11 +496,11 @@ def test_gram_with_reduction_fanin(monkeypatch, workers, fanin):
         calls = {"contract_sum": [], "add_blocks": []}
         submit = session.executor.submit
 
-        def counting_submit(kernel, args, device, num_returns=1):
+        def counting_submit(kernel, args, device, num_returns=1, nbytes=None):
             if kernel.name in calls:  # count the blocks a task reads
                 calls[kernel.name].append(
                     sum(isinstance(v, (np.ndarray, ThreadRef)) for v in args))
-            return submit(kernel, args, device, num_returns)
+            return submit(kernel, args, device, num_returns, nbytes)
 
         monkeypatch.setattr(session.executor, "submit", counting_submit)
         gram = x.T @ x

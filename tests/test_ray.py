@@ -25,7 +25,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from nums.backends.ray.batching import (  # noqa: E402
+    KERNELS_PER_BATCH,
+    StagedKernel,
+    encode_batch,
+    form_batches,
+    resolve,
+)
 from nums.backends.ray.progress import PROGRESS_AFTER_S  # noqa: E402
+from nums.backends.ray.tasks import BatchOutput, BatchPeer  # noqa: E402
 from nums.kernels.registry import all_kernels  # noqa: E402
 
 import nums  # noqa: E402
@@ -130,7 +138,9 @@ def plasma_used_mib() -> float:
     """Object store bytes in use on every node, from Ray's own memory summary."""
     from ray._private.internal_api import memory_summary
 
-    text = memory_summary(stats_only=True)
+    # the session's own address: ray's default reads /tmp/ray/ray_current_cluster, which
+    # another Ray started by a test (and stopped since) may have overwritten
+    text = memory_summary(address=ray.get_runtime_context().gcs_address, stats_only=True)
     match = re.search(r"Plasma memory usage (\d+(?:\.\d+)?) MiB", text)
     assert match, text
     return float(match.group(1))
@@ -211,6 +221,76 @@ def test_errstate_reaches_tasks(session):
             (x / 0).get()
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal((x / 0).get()[[0, 2]], [np.inf, -np.inf])
+
+
+def _staged(node: int, args=(), nbytes=None) -> StagedKernel:
+    from nums.backends.ray.tasks import BatchItem
+
+    return StagedKernel(BatchItem(None, "cpu", None, tuple(args), 1), node, nbytes)
+
+
+def test_batches_follow_levels():
+    """Kernels of one node and level form a group; a read across nodes starts a new level,
+    so a batch never waits for a later one (here: 0 -> 1 -> 0 -> 0 across two nodes)."""
+    a = _staged(0)
+    b = _staged(0, [a.outputs[0]])  # same node: same level, joins a's batch
+    c = _staged(1, [b.outputs[0], 5])  # other node: level 1
+    d = _staged(0, [c.outputs[0], a.outputs[0]])  # back on node 0: level 2
+    e = _staged(1)
+    assert [t.level for t in (a, b, c, d, e)] == [0, 0, 1, 2, 0]
+    batches = list(form_batches([a, b, c, d, e], lambda node: 1))
+    assert [(node, [id(t) for t in tasks]) for node, tasks, _ in batches] == [
+        (0, [id(a), id(b)]), (1, [id(e)]), (1, [id(c)]), (0, [id(d)])]
+    # outputs of unknown size: a batch per CPU (at most KERNELS_PER_BATCH each), one thread
+    many = [_staged(0) for _ in range(2 * KERNELS_PER_BATCH + 1)]
+    assert [(len(t), threads) for _, t, threads in form_batches(many, lambda node: 2)] == [
+        (6, 1), (6, 1), (5, 1)]
+    # batches of near-equal bytes: two full blocks apart, the ragged edge block with one
+    full, full2, edge = _staged(0, nbytes=3e7), _staged(0, nbytes=3e7), _staged(0, nbytes=5e6)
+    assert [[id(t) for t in tasks] for _, tasks, _ in form_batches(
+        [full, full2, edge], lambda node: 2)] == [[id(full), id(edge)], [id(full2)]]
+    # small outputs: one batch on the node's CPUs as threads
+    small = [_staged(0, nbytes=8.0) for _ in range(2 * KERNELS_PER_BATCH + 1)]
+    assert [(len(t), threads) for _, t, threads in form_batches(small, lambda node: 2)] == [
+        (9, 2), (8, 2)]
+
+
+class _FakeRef:
+    def __init__(self, name):
+        self.name = name
+
+
+def test_a_merge_joins_the_last_batch_it_reads():
+    """Kernels with large outputs: one batch per CPU, a merge in the last it reads; it reads
+    the other batch's output when it runs (BatchPeer), not before the batch starts."""
+    p0, p1 = _staged(0), _staged(0)
+    merge = _staged(0, [p0.outputs[0], p1.outputs[0]])
+    batches = list(form_batches([p0, p1, merge], lambda node: 2))
+    assert [[id(t) for t in tasks] for _, tasks, _ in batches] == [[id(p0)],
+                                                                   [id(p1), id(merge)]]
+    items, refs = encode_batch(batches[0][1], _FakeRef, None)
+    assert refs == []
+    p0.outputs[0].ref = _FakeRef("p0")  # sent
+    items, refs = encode_batch(batches[1][1], _FakeRef, None)
+    assert refs == []
+    assert items[1].args == (BatchPeer(p0.outputs[0].ref), BatchOutput(0, None))
+
+
+def test_a_job_is_sent_in_few_ray_tasks(session):
+    executor = session.executor
+    a = np.arange(4000.0)
+    x = nps.array(a, block_shape=(250,)).persist()  # 16 blocks
+    before = executor.batches_sent, executor.kernels_sent
+    assert_eq(nps.sqrt(x * 2 + 1).sum(), np.sqrt(a * 2 + 1).sum())
+    # one node with 2 CPUs: a kernel per CPU reduces 8 blocks, a third merges; the outputs
+    # are small, so the three run in one Ray task on two threads
+    assert (executor.batches_sent - before[0], executor.kernels_sent - before[1]) == (1, 3)
+    b = np.arange(16 * 32768.0)
+    z = nps.array(b, block_shape=(32768,)).persist()  # 16 blocks of 256 KiB
+    before = executor.batches_sent
+    y = (z + 1).persist()  # 4 MiB of outputs: a batch of 8 kernels per CPU
+    assert executor.batches_sent - before == 2
+    assert_eq(y, b + 1)
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -323,7 +403,8 @@ def test_timeline_of_last_job(session, tmp_path):
     path = tmp_path / "timeline.json"
     events = export_timeline(str(path))
     names = {e["name"] for e in events}
-    assert "nums.contract_sum" in names, names
+    # a batch task is named after its first kernel, "+N" for N more kernels
+    assert any(n.startswith("nums.contract_sum") for n in names), names
     assert path.stat().st_size > 0
 
 
@@ -426,7 +507,7 @@ def test_block_cyclic_placement_on_three_nodes(harness, monkeypatch):
     for (i, _), ran_on in nodes_of_blocks(x).items():
         assert ran_on == node_ids[i % 3], f"block {i}"
     # ... and the block stays in that node's object store (Ray's bookkeeping, not nums')
-    refs = list(x._leaf().refs.ravel())
+    refs = [resolve(r) for r in x._leaf().refs.ravel()]  # the ObjectRefs
     locations = get_object_locations(refs)
     for i, ref in enumerate(refs):
         assert node_ids[i % 3] in locations[ref]["node_ids"], (i, locations[ref])

@@ -65,9 +65,9 @@ def record_kernel_names(session: Any, monkeypatch: Any) -> list[str]:
     names: list[str] = []
     submit = session.executor.submit
 
-    def recording_submit(kernel, args, device, num_returns=1):
+    def recording_submit(kernel, args, device, num_returns=1, nbytes=None):
         names.append(kernel.name)
-        return submit(kernel, args, device, num_returns)
+        return submit(kernel, args, device, num_returns, nbytes)
 
     monkeypatch.setattr(session.executor, "submit", recording_submit)
     return names

@@ -58,7 +58,7 @@ class DryRunExecutor:
         return _NO_VALUE
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
         return _NO_VALUE if num_returns == 1 else (_NO_VALUE,) * num_returns
 
     def flush(self) -> None:

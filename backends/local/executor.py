@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from nums.runtime.blas import BlasLimiter
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
 
@@ -51,7 +52,7 @@ class SerialExecutor:
         return value
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
         return kernel.impls[device.kind](*args)
 
     def flush(self) -> None:
@@ -90,33 +91,6 @@ class _Task:
         self.errstate: dict[str, str] | None = None
 
 
-class _BlasLimiter:
-    """Limits BLAS threads while the pool is busy (threadpoolctl), restores when idle."""
-
-    def __init__(self, threads: int) -> None:
-        self._limits = None
-        self._controller = None
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            controller = ThreadpoolController()
-            blas = controller.select(user_api="blas")
-            if any(lib.num_threads > threads for lib in blas.lib_controllers):
-                self._controller = blas
-                self._threads = threads
-        except Exception:  # threadpoolctl is an optimisation; never fail the session on it
-            self._controller = None
-
-    def enter(self) -> None:
-        if self._controller is not None and self._limits is None:
-            self._limits = self._controller.limit(limits=self._threads)
-
-    def exit(self) -> None:
-        if self._limits is not None:
-            self._limits.restore_original_limits()
-            self._limits = None
-
-
 class ThreadExecutor:
     """A pool of ``workers`` threads running tasks as their inputs become ready."""
 
@@ -131,7 +105,7 @@ class ThreadExecutor:
         self._active = 0
         self._staged: list[_Task] = []
         cores = os.cpu_count() or 1
-        self._blas = _BlasLimiter(blas_threads or max(1, cores // workers))
+        self._blas = BlasLimiter(blas_threads or max(1, cores // workers))
         self._threads = [threading.Thread(target=self._work, name=f"nums-worker-{i}",
                                           daemon=True) for i in range(workers)]
         for t in self._threads:
@@ -144,7 +118,7 @@ class ThreadExecutor:
         return value
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
         outs = [ThreadRef() for _ in range(num_returns)] if num_returns > 1 else [ThreadRef()]
         self._staged.append(_Task(kernel.impls[device.kind], args, outs))
         return outs[0] if num_returns == 1 else tuple(outs)

@@ -175,7 +175,7 @@ class MPIExecutor:
         return ref
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
         """Name the results of ``kernel(*args)`` on ``device``; run it if it is this rank's.
 
         Ref arguments owned elsewhere are sent to the device's rank (once per rank).

@@ -2,18 +2,22 @@
 
 - **Devices.** ``Device(i, "cpu", 0)`` for the i-th alive node with CPUs, nodes sorted by node
   id (a fixed order for a given cluster). ``cluster_shape`` arranges them as on any backend.
-- **Tasks.** One generic remote function (:func:`nums.backends.ray.tasks.run_kernel`) runs every
-  kernel: the :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the
-  worker's registry. A task is pinned with ``NodeAffinitySchedulingStrategy(node, soft=False)``,
-  so it runs where nums placed it; block creation therefore happens on the owning node. Every
-  task may be retried ``max_retries`` times when its worker or node dies (kernels are pure), but
-  a kernel's own exception is never retried. Tasks are named ``nums.<kernel>``, which is what
-  ``ps`` and Ray's dashboard show for a busy worker.
-- **Refs** are ObjectRefs; Ray resolves those at the top level of a task's arguments, and numpy
-  blocks are read zero-copy from the node's object store. Blocks are freed by Ray's reference
-  counting as soon as no BlockArray (or pending task) holds their ref.
-- **Submission** happens in :meth:`RayExecutor.submit` (``flush`` is a no-op): Ray queues tasks
-  whose inputs are not ready yet. ``np.errstate`` set in the driver applies to its tasks.
+- **Tasks.** Kernels are staged by :meth:`RayExecutor.submit` and sent by
+  :meth:`RayExecutor.flush` in batches (:mod:`nums.backends.ray.batching`): one Ray task of
+  the generic remote function :func:`nums.backends.ray.tasks.run_batch` runs several kernels
+  of one node on that node's CPUs, each output its own Ray object. The
+  :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
+  registry. A task is pinned with ``NodeAffinitySchedulingStrategy(node, soft=False)``, so it
+  runs where nums placed it; block creation therefore happens on the owning node. Every task
+  may be retried ``max_retries`` times when its worker or node dies (kernels are pure), but a
+  kernel's own exception is never retried. Tasks are named ``nums.<first kernel>`` (with
+  ``+N`` for N more), which is what ``ps`` and Ray's dashboard show for a busy worker.
+- **Refs** are :class:`~nums.backends.ray.batching.BlockRef` (computed blocks: an ObjectRef
+  once sent) or ObjectRefs (:meth:`put`); Ray resolves ObjectRefs at the top level of a task's
+  arguments, and numpy blocks are read zero-copy from the node's object store. Blocks are freed
+  by Ray's reference counting as soon as no BlockArray (or pending task) holds their ref.
+  Ray queues batches whose inputs are not ready yet. ``np.errstate`` set in the driver
+  applies to its kernels.
 - **get** is one ``ray.get`` of all refs. A job still running after two seconds continues in
   :mod:`nums.backends.ray.progress` (a tqdm bar in interactive terminals, a watch on the nodes).
   A kernel's exception is re-raised with its original type and message; a system failure
@@ -28,6 +32,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from nums.backends.ray.batching import (
+    StagedKernel,
+    encode_batch,
+    form_batches,
+    resolve,
+)
 from nums.backends.ray.cluster import RayNode, alive_node_ids, alive_nodes, connect
 from nums.backends.ray.errors import (
     NodeLostError,
@@ -37,7 +47,7 @@ from nums.backends.ray.errors import (
     unwrap_task_error,
 )
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
-from nums.backends.ray.tasks import probe_worker, run_kernel
+from nums.backends.ray.tasks import BatchItem, probe_worker, run_batch
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
@@ -85,8 +95,12 @@ class RayExecutor:
         self._devices = tuple(Device(i, "cpu", 0) for i in range(len(self.nodes)))
         self._strategies = [NodeAffinitySchedulingStrategy(n.node_id, soft=False)
                             for n in self.nodes]
-        self._remote = ray.remote(run_kernel)
-        self._tasks: dict[tuple[str, int, int], Any] = {}
+        self._slots = [max(1, int(n.cpus)) for n in self.nodes]
+        self._remote = ray.remote(run_batch)
+        self._options: dict[tuple[int, int, int, str], Any] = {}
+        self._staged: list[StagedKernel] = []
+        self.batches_sent = 0  # Ray tasks sent for kernels, and the kernels in them
+        self.kernels_sent = 0
         self._closed = False
         self._quiet = QuietUnhandledErrors()
         self._quiet.install()
@@ -175,42 +189,72 @@ class RayExecutor:
         """One CPU device per node, in node order."""
         return self._devices
 
+    def slots(self, device: Device) -> int:
+        """How many tasks ``device``'s node runs at once: its CPUs."""
+        return self._slots[device.node]
+
     def put(self, value: Any, device: Device) -> Any:
         """Store ``value`` in the object store (the driver's node; read where it is used)."""
         if self._job_start is None:
             self._job_start = time.time()
         return self._ray.put(value)
 
-    def _task(self, kernel: Kernel, node: int, num_returns: int) -> Any:
-        """The remote function with the options of ``kernel`` on ``node`` (cached)."""
-        key = (kernel.name, node, num_returns)
-        fn = self._tasks.get(key)
-        if fn is None:
-            if self._closed:
-                raise RuntimeError("the Ray executor was shut down; call nums.init() again")
-            fn = self._remote.options(num_returns=num_returns,
-                                      scheduling_strategy=self._strategies[node],
-                                      max_retries=self.max_retries, retry_exceptions=False,
-                                      name=f"nums.{kernel.name}")
-            self._tasks[key] = fn
-        return fn
-
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
-        """Run ``kernel(*args)`` as a Ray task pinned to ``device``'s node."""
-        fn = self._tasks.get((kernel.name, device.node, num_returns))
-        if fn is None:
-            fn = self._task(kernel, device.node, num_returns)
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
+        """Stage ``kernel(*args)`` for ``device``'s node; it is sent with the next
+        :meth:`flush` (see :mod:`nums.backends.ray.batching`)."""
+        if self._closed:
+            raise RuntimeError("the Ray executor was shut down; call nums.init() again")
         if self._job_start is None:
             self._job_start = time.time()
         errstate = np.geterr()
-        refs = fn.remote(kernel, device.kind, None if errstate == _DEFAULT_ERRSTATE else errstate,
-                         *args)
-        return refs if num_returns == 1 else tuple(refs)
+        task = StagedKernel(BatchItem(kernel, device.kind,
+                                      None if errstate == _DEFAULT_ERRSTATE else errstate,
+                                      tuple(args), num_returns), device.node, nbytes)
+        self._staged.append(task)
+        return task.outputs[0] if num_returns == 1 else tuple(task.outputs)
 
     def flush(self) -> None:
-        """Nothing to do: :meth:`submit` hands tasks to Ray at once."""
-        return None
+        """Send the staged kernels to Ray in batches (see :mod:`nums.backends.ray.batching`)."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        ray = self._ray
+        for node, tasks, threads in form_batches(staged, self._cpus):
+            items, refs = encode_batch(tasks, ray.ObjectRef, ray.put)
+            total = sum(item.num_returns for item in items)
+            out = self._batch_task(node, total, threads, items[0].kernel.name,
+                                   len(items)).remote(items, threads, *refs)
+            self.batches_sent += 1
+            self.kernels_sent += len(items)
+            if total == 1:
+                out = [out]
+            at = 0
+            for task in tasks:
+                for block in task.outputs:
+                    block.ref = out[at]
+                    at += 1
+        for task in staged:  # the staging links are needed only while the batches are formed
+            for block in task.outputs:
+                block.task = None
+
+    def _cpus(self, node: int) -> int:
+        return self._slots[node]
+
+    def _batch_task(self, node: int, num_returns: int, cpus: int, first: str,
+                    count: int) -> Any:
+        """The batch remote function with these options (cached)."""
+        name = f"nums.{first}" if count == 1 else f"nums.{first}+{count - 1}"
+        key = (node, num_returns, cpus, name)
+        fn = self._options.get(key)
+        if fn is None:
+            if len(self._options) > 4096:
+                self._options.clear()
+            fn = self._options[key] = self._remote.options(
+                num_returns=num_returns, num_cpus=cpus,
+                scheduling_strategy=self._strategies[node],
+                max_retries=self.max_retries, retry_exceptions=False, name=name)
+        return fn
 
     def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
         """Wait for ``refs`` (one ``ray.get``) and return their values.
@@ -234,7 +278,9 @@ class RayExecutor:
         NodeLostError
             If a node of the session died and its blocks could not be computed.
         """
-        refs = list(refs)
+        if self._staged:
+            self.flush()
+        refs = [resolve(r) for r in refs]
         if not refs:
             return []
         ray = self._ray
@@ -274,7 +320,8 @@ class RayExecutor:
         if self._closed:
             return
         self._closed = True
-        self._tasks.clear()
+        self._options.clear()
+        self._staged.clear()
         if self.owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
         self._quiet.remove()

@@ -1,19 +1,137 @@
-"""What runs inside a Ray worker: the generic kernel task and the start-up probe.
+"""What runs inside a Ray worker: batches of kernels and the start-up probe.
 
 Kernels travel as :class:`~nums.runtime.executor.Kernel` objects, which pickle by name and are
-resolved in the worker's own kernel registry, so one remote function runs every kernel. This
-module imports neither Ray nor anything heavy: the executor wraps these functions with
-``ray.remote`` when it starts.
+resolved in the worker's own kernel registry, so one remote function runs every kernel. The
+executor sends the kernels of one node in *batches* (:func:`run_batch`): one Ray task runs
+several kernels, in order or on a few threads (NumPy releases the GIL), and returns every
+kernel's output as a separate object. A Ray task
+round trip costs milliseconds; a kernel call in a batch costs microseconds. This module
+imports Ray only to read a block of a batch sent alongside (:class:`BatchPeer`); the executor
+wraps these functions with ``ray.remote`` when it starts.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["run_kernel", "probe_worker"]
+from nums.runtime.blas import BlasLimiter
+
+__all__ = ["run_kernel", "run_batch", "BatchItem", "BatchArg", "BatchOutput", "BatchPeer",
+           "probe_worker"]
+
+
+class BatchArg(NamedTuple):
+    """In a batch item's arguments: the batch task's ``index``-th top-level argument (an
+    ObjectRef that Ray resolved before the task started)."""
+
+    index: int
+
+
+class BatchOutput(NamedTuple):
+    """In a batch item's arguments: output ``position`` of the batch's item ``item`` (an
+    earlier item: items are listed in an order where every item follows what it reads)."""
+
+    item: int
+    position: int | None  # None: the item's only output
+
+
+class BatchPeer(NamedTuple):
+    """In a batch item's arguments: an output of a batch sent just before this one, running
+    beside it; read (``ray.get``) only when the item runs, so this batch need not wait for
+    the other to finish before it starts."""
+
+    ref: Any
+
+
+class BatchItem(NamedTuple):
+    """One kernel call of a batch."""
+
+    kernel: Any
+    kind: str
+    errstate: dict[str, str] | None
+    args: tuple[Any, ...]  # values, BatchArg, BatchOutput and BatchPeer entries
+    num_returns: int
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+_blas: list[BlasLimiter] = []  # made on the first threaded batch of this worker
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """This worker's pool of ``threads`` threads (made once per size)."""
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nums")
+        return pool
+
+
+def run_batch(items: tuple[BatchItem, ...], threads: int, *refs: Any) -> Any:
+    """Run a batch of kernels, ``threads`` at a time; return every output in item order.
+
+    Parameters
+    ----------
+    items : tuple of BatchItem
+        The kernel calls, each after the items whose outputs it reads.
+    threads : int
+        How many items may run at once (the CPUs the batch task holds).
+    *refs
+        The blocks the items read from earlier batches (resolved by Ray, zero-copy).
+
+    Returns
+    -------
+    object or list
+        The single output, or a list of every item's outputs in order (Ray stores each as
+        its own object).
+    """
+    if threads <= 1 or len(items) == 1:
+        results: list[Any] = []
+        for item in items:
+            results.append(_run_item(item, refs, results))
+    else:
+        futures: list[Future] = []
+        pool = _pool(threads)
+        if not _blas:
+            _blas.append(BlasLimiter(1))  # the batch holds one CPU per thread
+        _blas[0].enter()
+        try:
+            for item in items:  # a FIFO pool starts items in order: what one reads has started
+                futures.append(pool.submit(_run_item, item, refs, futures))
+            results = [f.result() for f in futures]
+        finally:
+            _blas[0].exit()
+    outputs: list[Any] = []
+    for item, result in zip(items, results):
+        if item.num_returns == 1:
+            outputs.append(result)
+        else:
+            outputs.extend(result)
+    return outputs[0] if len(outputs) == 1 else outputs
+
+
+def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
+    args = []
+    for a in item.args:
+        kind = type(a)
+        if kind is BatchArg:
+            a = refs[a.index]
+        elif kind is BatchOutput:
+            value = done[a.item]
+            if isinstance(value, Future):  # pooled: wait for the item (it has started)
+                value = value.result()
+            a = value if a.position is None else value[a.position]
+        elif kind is BatchPeer:
+            import ray
+
+            a = ray.get(a.ref)
+        args.append(a)
+    return run_kernel(item.kernel, item.kind, item.errstate, *args)
 
 
 def run_kernel(kernel: Any, kind: str, errstate: dict[str, str] | None, *args: Any) -> Any:

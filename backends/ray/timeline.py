@@ -3,8 +3,9 @@
 A *job* runs from the first task submitted after the previous ``get()`` to the end of the
 next ``get()``. Ray records the profile events of every task (deserialising arguments,
 executing, storing outputs); :func:`export_timeline` keeps those of the last job, names each
-task after its kernel (``nums.fused_map``, ``nums.contract_sum``, ...) and writes them as a
-JSON trace for ``chrome://tracing`` or https://ui.perfetto.dev::
+task after its kernels (``nums.fused_map``, ``nums.contract_sum+2`` for a batch of a
+``contract_sum`` and two more kernels, ...) and writes them as a JSON trace for
+``chrome://tracing`` or https://ui.perfetto.dev::
 
     import nums, nums.numpy as nps
     from nums.backends.ray.timeline import export_timeline

@@ -115,6 +115,18 @@ def _broadcast_numbers(inputs: Sequence[tuple[Leaf, Any]], ndim: int,
             else _aligned(leaf, perm, ndim, grid_shape, "number") for leaf, perm in inputs]
 
 
+def _split(items: list[int], parts: int) -> list[list[int]]:
+    """``items`` cut into ``min(len(items), parts)`` runs of near-equal length, in order."""
+    parts = min(len(items), parts)
+    step, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for p in range(parts):
+        stop = start + step + (p < extra)
+        out.append(items[start:stop])
+        start = stop
+    return out
+
+
 def _no_flush() -> None:
     return None
 
@@ -200,22 +212,30 @@ class Lowering:
         return Leaf(node.grid, node.dtype, ref_array, device_array, self.placement.release_leaf)
 
     def merge_tree(self, items: list[tuple[Any, int, float]], merge: Any,
-                   head: tuple[Any, ...]) -> tuple[Any, int, float]:
+                   head: tuple[Any, ...], root: tuple[Any, tuple[Any, ...], float, int] | None
+                   = None) -> tuple[Any, int, float]:
         """Combine ``(ref, device, bytes)`` items of one size with the kernel ``merge``
         (called as ``merge(*head, *refs)`` on up to ``reduction_fanin`` of them): first the
         items on each device among themselves, then the per-device results, so that only
-        one partial per device crosses devices."""
+        one partial per device crosses devices. ``root = (kernel, head, bytes, device)``
+        replaces the last merge (a reduction finishes its output block in that task; it
+        runs on ``device`` when one of its inputs is there); it needs two items or more."""
         fanin = max(2, self.settings.reduction_fanin)
         submit, devices, place = self.executor.submit, self.devices, self.place
 
-        def level(group: list[tuple[Any, int, float]]) -> list[tuple[Any, int, float]]:
+        def level(group: list[tuple[Any, int, float]], final: bool
+                  ) -> list[tuple[Any, int, float]]:
             out = []
             for s in range(0, len(group), fanin):
                 chunk = group[s:s + fanin]
-                size = chunk[0][2]
-                d = place([c[1] for c in chunk], [c[2] for c in chunk], size, chunk[0][1])
-                out.append((submit(merge, (*head, *[c[0] for c in chunk]), devices[d]), d,
-                            size))
+                kern, args, size, default = merge, head, chunk[0][2], chunk[0][1]
+                if final and root is not None:
+                    kern, args, size, target = root
+                    if any(c[1] == target for c in chunk):
+                        default = target
+                d = place([c[1] for c in chunk], [c[2] for c in chunk], size, default)
+                out.append((submit(kern, (*args, *[c[0] for c in chunk]), devices[d],
+                                   nbytes=size), d, size))
             return out
 
         by_device: dict[int, list[tuple[Any, int, float]]] = {}
@@ -224,10 +244,10 @@ class Lowering:
         per_device = []
         for group in by_device.values():
             while len(group) > 1:
-                group = level(group)
+                group = level(group, len(by_device) == 1 and len(group) <= fanin)
             per_device.append(group[0])
         while len(per_device) > 1:
-            per_device = level(per_device)
+            per_device = level(per_device, len(per_device) <= fanin)
         return per_device[0]
 
     # -- elementwise -------------------------------------------------------------------
@@ -238,24 +258,29 @@ class Lowering:
             in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
             in_sizes = [float(leaf.grid.size * leaf.dtype.itemsize) for leaf, _ in inputs]
             # default 0: block (0, ..., 0) is on device 0 in the block-cyclic layout
-            d = self.place(in_devs, in_sizes, float(node.grid.size * node.dtype.itemsize), 0)
+            out_size = float(node.grid.size * node.dtype.itemsize)
+            d = self.place(in_devs, in_sizes, out_size, 0)
             ref = self.executor.submit(K.fused_map, (program, node.shape,
                                                      *[leaf.refs.flat[0] for leaf, _ in inputs]),
-                                       self.devices[d])
+                                       self.devices[d], nbytes=out_size)
             return self.new_leaf(node, [ref], [d])
         columns, in_devs, in_sizes = _input_columns(inputs, node.ndim, grid_shape)
+        out_sizes = block_nbytes(node.grid, node.dtype.itemsize).ravel()
         devs = self.placement.place_blocks(
-            in_devs, in_sizes, block_nbytes(node.grid, node.dtype.itemsize).ravel(),
-            self.placement.output_devices(grid_shape).ravel(),
+            in_devs, in_sizes, out_sizes, self.placement.output_devices(grid_shape).ravel(),
             _broadcast_numbers(inputs, node.ndim, grid_shape))
         submit, devices, fused = self.executor.submit, self.devices, K.fused_map
-        refs = [submit(fused, (program, shape, *blocks), devices[d])
-                for shape, d, blocks in zip(node.grid.block_shape_list(), devs,
-                                            zip(*columns) if columns else itertools.repeat(()))]
+        refs = [submit(fused, (program, shape, *blocks), devices[d], nbytes=size)
+                for shape, d, size, blocks in zip(
+                    node.grid.block_shape_list(), devs, out_sizes.tolist(),
+                    zip(*columns) if columns else itertools.repeat(()))]
         return self.new_leaf(node, refs, devs)
 
     # -- reductions --------------------------------------------------------------------
     def lower_reduce(self, node: Reduce) -> Leaf:
+        """Each worker slot reduces the blocks of one output block that its device holds in
+        one task (evaluating a fused elementwise source tile by tile), then a merge tree
+        whose root finishes the output block."""
         source = node.source
         src_grid = source.grid
         axes = node.axes
@@ -269,39 +294,48 @@ class Lowering:
         columns, in_devs, in_sizes = _input_columns(inputs, source.ndim, src_shape)
         in_devs = [c.tolist() for c in in_devs]
         in_sizes = [c.tolist() for c in in_sizes]
-        reduced_extent = math.prod(src_shape[a] for a in axes)
-        finalize_now = reduced_extent == 1
-        submit, devices, place = self.executor.submit, self.devices, self.place
+        width = len(columns)
+        submit, devices, place, slots = (self.executor.submit, self.devices, self.place,
+                                         self.session.slots)
         part_bytes = _partial_nbytes(node)
-        partials: dict[tuple[int, ...], list[tuple[Any, int]]] = {}
+        # blocks of each output block, by the device that holds their (first) input
+        groups: dict[tuple[int, ...], dict[int, list[int]]] = {}
         for i, index in enumerate(itertools.product(*(range(g) for g in src_shape))):
-            shape = src_grid.block_shape_at(index)
-            offset = src_grid.block_offset(index)
             key = tuple(0 if a in axes else j for a, j in enumerate(index))
-            devs_i = [c[i] for c in in_devs]
-            d = place(devs_i, [c[i] for c in in_sizes],
-                      part_bytes(shape), devs_i[0] if devs_i else 0)
-            ref = submit(K.fused_reduce,
-                         (program, spec, offset, shape, finalize_now,
-                          *[c[i] for c in columns]), devices[d])
-            partials.setdefault(key, []).append((ref, d, part_bytes(shape)))
-        self.flush()  # the partials can start while the merge trees are planned
-        out_grid_shape = node.grid.grid_shape
-        out_devices = self.placement.output_devices(out_grid_shape)
+            home = in_devs[0][i] if in_devs else 0
+            groups.setdefault(key, {}).setdefault(home, []).append(i)
+        block_places = [(src_grid.block_offset(index), src_grid.block_shape_at(index))
+                        for index in itertools.product(*(range(g) for g in src_shape))]
+        partials: dict[tuple[int, ...], list[tuple[Any, int, float]]] = {}
+        for key, by_home in groups.items():
+            chunks = [(home, part) for home, blocks in by_home.items()
+                      for part in _split(blocks, slots[home])]
+            finalize = len(chunks) == 1
+            out = partials[key] = []
+            for home, part in chunks:
+                size = part_bytes(block_places[part[0]][1])
+                d = place([c[i] for i in part for c in in_devs],
+                          [c[i] for i in part for c in in_sizes], size, home)
+                ref = submit(K.fused_reduce,
+                             (program, spec, tuple(block_places[i] for i in part), finalize,
+                              width, *[c[i] for i in part for c in columns]), devices[d],
+                             nbytes=size)
+                out.append((ref, d, size))
+        out_devices = self.placement.output_devices(node.grid.grid_shape)
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
         refs, devs = [], []
         for key, group in partials.items():
             out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
                                                       if a not in axes)
-            target = int(out_devices[out_key]) if out_key else int(out_devices.flat[0])
-            if finalize_now:
+            if len(group) == 1:  # that task finished the output block
                 refs.append(group[0][0])
                 devs.append(group[0][1])
                 continue
-            ref, src, size = self.merge_tree(group, K.reduce_merge, (spec,))
+            target = int(out_devices[out_key]) if out_key else int(out_devices.flat[0])
             out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
-            d = place([src], [size], out_size, target)
-            refs.append(submit(K.reduce_finalize, (spec, ref), devices[d]))
+            ref, d, _ = self.merge_tree(group, K.reduce_merge, (spec, False),
+                                        (K.reduce_merge, (spec, True), out_size, target))
+            refs.append(ref)
             devs.append(d)
         return self.new_leaf(node, refs, devs)
 
@@ -338,7 +372,7 @@ class Lowering:
         a_bytes = block_nbytes(node.a.grid, node.a.dtype.itemsize)
         b_bytes = block_nbytes(node.b.grid, node.b.dtype.itemsize)
         n_pairs = math.prod(len(s) for s in seg_lists)
-        spread = max(1, -(-len(self.devices) // n_out))  # groups per output block
+        spread = max(1, -(-sum(self.session.slots) // n_out))  # groups per output block
         per_group = max(1, min(fanin, -(-n_pairs // spread)))
         out_devices = self.placement.output_devices(grid_shape)
         refs, devs = [], []
@@ -403,7 +437,7 @@ class Lowering:
                     groups.append((submit(K.contract_sum, (node.op, node.axes, a.perm, b.perm,
                                                            node.dtype, tuple(sels), fused,
                                                            *args),
-                                          devices[d]), d, out_size))
+                                          devices[d], nbytes=out_size), d, out_size))
             ref, d, _ = self.merge_tree(groups, K.add_blocks, ())
             refs.append(ref)
             devs.append(d)
@@ -482,7 +516,7 @@ class Lowering:
         submit, devices, block_args = self.executor.submit, self.devices, node.block_args
         fixed = self.placement.fixed
         refs = [submit(k, block_args(index, grid.block_offset(index), grid.block_shape_at(index)),
-                       devices[fixed(d, size)])
+                       devices[fixed(d, size)], nbytes=size)
                 for index, d, size in zip(grid.indices(), out_devices, out_bytes)]
         return self.new_leaf(node, refs, out_devices)
 

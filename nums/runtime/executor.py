@@ -60,12 +60,16 @@ class Executor(Protocol):
         """Store ``value`` on ``device``; return its ref."""
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
-               num_returns: int = 1) -> Any:
+               num_returns: int = 1, nbytes: float | None = None) -> Any:
         """Run ``kernel(*args)`` on ``device``; return a ref, or a tuple of
-        ``num_returns`` refs when ``num_returns > 1``."""
+        ``num_returns`` refs when ``num_returns > 1``. ``nbytes``, when given, is the
+        expected size of the output (a hint; executors may ignore it)."""
 
     def get(self, refs: Sequence[Any]) -> list[Any]:
         """Wait for ``refs`` and return their values, raising a kernel's exception as is."""
+
+    # Optional: ``slots(device) -> int``, how many tasks ``device`` runs at once (a Ray node's
+    # CPUs); default 1. The lowering gives each slot one task of a reduction or contraction.
 
     def free(self, refs: Sequence[Any]) -> None:
         """Release ``refs`` early (a hint; refs are also released when dropped)."""

@@ -28,6 +28,8 @@ class Session:
         self.settings = settings
         self.executor = executor
         self.devices = tuple(executor.devices())
+        slots = getattr(executor, "slots", None)
+        self.slots = tuple(max(1, int(slots(d))) if slots else 1 for d in self.devices)
         self.device_grid = DeviceGrid(self.devices, cluster_shape)
         self.placement = make_placement(settings.placement, self.device_grid)
         self.placement.defer_release = getattr(executor, "defer_release", None)

@@ -1,0 +1,163 @@
+"""Kernels staged on the driver and sent to Ray in batches, one Ray task per batch.
+
+A Ray task round trip costs milliseconds here (scheduling, a worker lease, storing outputs),
+a NumPy kernel on a cache-sized block far less, so one task per block kernel spends most of a
+small job in Ray. The executor therefore *stages* what :meth:`submit` is given and sends it at
+:meth:`flush` (the lowering flushes after every array node) as batches:
+
+- Every staged kernel gets a *level*: the highest level of the staged kernels it reads, plus
+  one for each that runs on another node. Kernels of one node and level form a *group*;
+  groups are sent in order of level, so a kernel reads other groups' outputs as ObjectRefs
+  that Ray resolves before its batch starts.
+- In a group, the kernels that read nothing of the group are dealt into batches of
+  near-equal output bytes (from the lowering's ``nbytes`` hints: a ragged edge block costs
+  less). When the group's outputs are small (every size known and at most
+  :data:`SMALL_GROUP_BYTES` in all: partials, merges, small results) the group is one batch
+  that holds the node's CPUs and runs its kernels on that many threads (NumPy releases the
+  GIL): one round trip, a reduction's merge included. Else there is a batch per CPU, each
+  holding one CPU, so that the batches also store their (large) outputs in parallel: Ray
+  stores a task's outputs one after the other, at about 2 ms per MB on this VM. Either way
+  a batch holds about :data:`KERNELS_PER_BATCH` kernels per thread or fewer.
+- A kernel that reads outputs of its group joins the batch of the last of them: it reads
+  that batch's outputs directly and the others' (:class:`~nums.backends.ray.tasks.BatchPeer`)
+  with ``ray.get`` when it runs. Batches are sent in order and read only batches sent before
+  them, so none waits on another in a cycle.
+- Each output is still its own Ray object (``num_returns``), freed with its last reference,
+  and lineage reconstruction re-runs the batch that made it (kernels are pure).
+
+Until its batch is sent an output is a :class:`BlockRef` without an ObjectRef; the BlockRef
+stays the block's ref in nums (the executor unwraps it), so arrays built by the lowering
+before the flush need no rewriting.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput, BatchPeer
+
+__all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "form_batches", "encode_batch",
+           "resolve"]
+
+KERNELS_PER_BATCH = 8  # per thread: bounds the outputs a worker holds until its batch ends
+SMALL_GROUP_BYTES = 2 * 2**20  # a group with outputs this small runs as one threaded task
+INLINE_MAX_BYTES = 64 * 1024  # larger NumPy arguments go through the object store
+
+
+class BlockRef:
+    """A block computed on Ray: its ObjectRef once the batch that computes it was sent."""
+
+    __slots__ = ("ref", "task", "position")
+
+    def __init__(self, task: StagedKernel, position: int | None) -> None:
+        self.ref: Any = None
+        self.task: StagedKernel | None = task
+        self.position = position  # which output of the kernel; None: its only one
+
+    def __repr__(self) -> str:
+        return f"BlockRef({self.ref!r})" if self.ref is not None else "BlockRef(<staged>)"
+
+
+class StagedKernel:
+    """A kernel call waiting for :meth:`~nums.backends.ray.executor.RayExecutor.flush`."""
+
+    __slots__ = ("item", "node", "nbytes", "level", "reads", "outputs", "batch", "slot")
+
+    def __init__(self, item: BatchItem, node: int, nbytes: float | None = None) -> None:
+        self.item = item
+        self.node = node
+        self.nbytes = nbytes  # expected output size, when the lowering knows it
+        self.reads = [a.task for a in item.args if type(a) is BlockRef and a.ref is None]
+        self.level = max((t.level + (t.node != node) for t in self.reads), default=0)
+        n = item.num_returns
+        self.outputs = [BlockRef(self, None)] if n == 1 else [BlockRef(self, i)
+                                                               for i in range(n)]
+        self.batch = -1  # which batch of its group, and its position there, once batched
+        self.slot = -1
+
+
+def form_batches(staged: list[StagedKernel], cpus: Callable[[int], int]
+                 ) -> Iterator[tuple[int, list[StagedKernel], int]]:
+    """``(node, kernels, threads)`` batches of ``staged`` in the order to send them (see the
+    module docstring)."""
+    groups: dict[tuple[int, int], list[StagedKernel]] = {}
+    for task in staged:
+        groups.setdefault((task.level, task.node), []).append(task)
+    for level, node in sorted(groups, key=lambda key: key[0]):
+        tasks = groups[(level, node)]
+        same = {id(t) for t in tasks}
+        first = [t for t in tasks if not any(id(r) in same for r in t.reads)]
+        n_cpus = cpus(node)
+        sizes = [t.nbytes for t in tasks]
+        small = None not in sizes and sum(sizes) <= SMALL_GROUP_BYTES
+        if small:  # one task, the node's CPUs as threads: one round trip
+            runs = -(-len(first) // (KERNELS_PER_BATCH * n_cpus))
+        else:  # a task per CPU: outputs are stored in parallel
+            runs = max(min(n_cpus, len(first)), -(-len(first) // KERNELS_PER_BATCH))
+        batches = _balanced(first, runs)
+        for task in tasks:
+            if task.batch < 0:  # reads its group: joins the last batch it reads
+                task.batch = max(r.batch for r in task.reads if id(r) in same)
+                batches[task.batch].append(task)
+        for batch in batches:
+            yield node, batch, min(n_cpus, len(batch)) if small else 1
+
+
+def _balanced(tasks: list[StagedKernel], runs: int) -> list[list[StagedKernel]]:
+    """``tasks`` dealt into ``runs`` batches of near-equal output bytes (largest first, each
+    to the batch with the fewest bytes so far; unknown sizes count alike), each batch in
+    submission order; sets every task's ``batch``."""
+    loads = [(0.0, b) for b in range(runs)]
+    order = sorted(range(len(tasks)), key=lambda i: -(tasks[i].nbytes or 1.0))
+    for i in order:
+        load, b = heapq.heappop(loads)
+        tasks[i].batch = b
+        heapq.heappush(loads, (load + (tasks[i].nbytes or 1.0), b))
+    batches: list[list[StagedKernel]] = [[] for _ in range(runs)]
+    for task in tasks:
+        batches[task.batch].append(task)
+    return batches
+
+
+def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any], Any]
+                 ) -> tuple[tuple[BatchItem, ...], list[Any]]:
+    """The batch's items (reads of earlier groups as :class:`BatchArg`, of this batch as
+    :class:`BatchOutput`, of other batches of its group as :class:`BatchPeer`) and the
+    ObjectRefs to pass at the top level of the Ray task."""
+    refs: list[Any] = []
+    ref_index: dict[Any, int] = {}
+    items = []
+    batch = tasks[0].batch
+    for slot, task in enumerate(tasks):
+        task.slot = slot
+        args = []
+        for a in task.item.args:
+            if type(a) is BlockRef:
+                source = a.task
+                if source is not None and source.level == task.level and \
+                        source.node == task.node:  # of this group
+                    if source.batch == batch:
+                        args.append(BatchOutput(source.slot, a.position))
+                    else:
+                        args.append(BatchPeer(a.ref))
+                    continue
+                a = a.ref
+            elif type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:
+                a = put(a)
+            if type(a) is object_ref:
+                k = ref_index.get(a)
+                if k is None:
+                    k = ref_index[a] = len(refs)
+                    refs.append(a)
+                a = BatchArg(k)
+            args.append(a)
+        items.append(task.item._replace(args=tuple(args)))
+    return tuple(items), refs
+
+
+def resolve(ref: Any) -> Any:
+    """The ObjectRef behind a sent :class:`BlockRef`; anything else as it is."""
+    return ref.ref if type(ref) is BlockRef else ref
