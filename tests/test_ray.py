@@ -239,20 +239,15 @@ def test_batches_follow_levels():
     e = _staged(1)
     assert [t.level for t in (a, b, c, d, e)] == [0, 0, 1, 2, 0]
     batches = list(form_batches([a, b, c, d, e], lambda node: 1))
-    assert [(node, [id(t) for t in tasks]) for node, tasks, _ in batches] == [
+    assert [(node, [id(t) for t in tasks]) for node, tasks in batches] == [
         (0, [id(a), id(b)]), (1, [id(e)]), (1, [id(c)]), (0, [id(d)])]
-    # outputs of unknown size: a batch per CPU (at most KERNELS_PER_BATCH each), one thread
+    # a batch per CPU, more when one would exceed KERNELS_PER_BATCH kernels
     many = [_staged(0) for _ in range(2 * KERNELS_PER_BATCH + 1)]
-    assert [(len(t), threads) for _, t, threads in form_batches(many, lambda node: 2)] == [
-        (6, 1), (6, 1), (5, 1)]
+    assert [len(t) for _, t in form_batches(many, lambda node: 2)] == [6, 6, 5]
     # batches of near-equal bytes: two full blocks apart, the ragged edge block with one
     full, full2, edge = _staged(0, nbytes=3e7), _staged(0, nbytes=3e7), _staged(0, nbytes=5e6)
-    assert [[id(t) for t in tasks] for _, tasks, _ in form_batches(
+    assert [[id(t) for t in tasks] for _, tasks in form_batches(
         [full, full2, edge], lambda node: 2)] == [[id(full), id(edge)], [id(full2)]]
-    # small outputs: one batch on the node's CPUs as threads
-    small = [_staged(0, nbytes=8.0) for _ in range(2 * KERNELS_PER_BATCH + 1)]
-    assert [(len(t), threads) for _, t, threads in form_batches(small, lambda node: 2)] == [
-        (9, 2), (8, 2)]
 
 
 class _FakeRef:
@@ -261,13 +256,12 @@ class _FakeRef:
 
 
 def test_a_merge_joins_the_last_batch_it_reads():
-    """Kernels with large outputs: one batch per CPU, a merge in the last it reads; it reads
-    the other batch's output when it runs (BatchPeer), not before the batch starts."""
+    """A node's reduction: one batch per CPU, the merge in the last it reads; it reads the
+    other batch's partial when it runs (BatchPeer), not before the batch starts."""
     p0, p1 = _staged(0), _staged(0)
     merge = _staged(0, [p0.outputs[0], p1.outputs[0]])
     batches = list(form_batches([p0, p1, merge], lambda node: 2))
-    assert [[id(t) for t in tasks] for _, tasks, _ in batches] == [[id(p0)],
-                                                                   [id(p1), id(merge)]]
+    assert [[id(t) for t in tasks] for _, tasks in batches] == [[id(p0)], [id(p1), id(merge)]]
     items, refs = encode_batch(batches[0][1], _FakeRef, None)
     assert refs == []
     p0.outputs[0].ref = _FakeRef("p0")  # sent
@@ -282,9 +276,8 @@ def test_a_job_is_sent_in_few_ray_tasks(session):
     x = nps.array(a, block_shape=(250,)).persist()  # 16 blocks
     before = executor.batches_sent, executor.kernels_sent
     assert_eq(nps.sqrt(x * 2 + 1).sum(), np.sqrt(a * 2 + 1).sum())
-    # one node with 2 CPUs: a kernel per CPU reduces 8 blocks, a third merges; the outputs
-    # are small, so the three run in one Ray task on two threads
-    assert (executor.batches_sent - before[0], executor.kernels_sent - before[1]) == (1, 3)
+    # one node with 2 CPUs: a kernel per CPU reduces 8 blocks, the second also merges
+    assert (executor.batches_sent - before[0], executor.kernels_sent - before[1]) == (2, 3)
     b = np.arange(16 * 32768.0)
     z = nps.array(b, block_shape=(32768,)).persist()  # 16 blocks of 256 KiB
     before = executor.batches_sent

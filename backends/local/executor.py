@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from nums.runtime.blas import BlasLimiter
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
 
@@ -91,6 +90,42 @@ class _Task:
         self.errstate: dict[str, str] | None = None
 
 
+class _BlasLimiter:
+    """Limits BLAS to ``threads`` threads between :meth:`enter` and :meth:`exit`
+    (threadpoolctl); a no-op when BLAS already uses no more, or threadpoolctl fails.
+
+    Parameters
+    ----------
+    threads : int
+        BLAS threads while entered.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._limits = None
+        self._controller = None
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController()
+            blas = controller.select(user_api="blas")
+            if any(lib.num_threads > threads for lib in blas.lib_controllers):
+                self._controller = blas
+                self._threads = threads
+        except Exception:  # threadpoolctl is an optimisation; never fail the session on it
+            self._controller = None
+
+    def enter(self) -> None:
+        """Limit BLAS (once; entering again while entered does nothing)."""
+        if self._controller is not None and self._limits is None:
+            self._limits = self._controller.limit(limits=self._threads)
+
+    def exit(self) -> None:
+        """Restore BLAS's thread counts from before :meth:`enter`."""
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None
+
+
 class ThreadExecutor:
     """A pool of ``workers`` threads running tasks as their inputs become ready."""
 
@@ -105,7 +140,7 @@ class ThreadExecutor:
         self._active = 0
         self._staged: list[_Task] = []
         cores = os.cpu_count() or 1
-        self._blas = BlasLimiter(blas_threads or max(1, cores // workers))
+        self._blas = _BlasLimiter(blas_threads or max(1, cores // workers))
         self._threads = [threading.Thread(target=self._work, name=f"nums-worker-{i}",
                                           daemon=True) for i in range(workers)]
         for t in self._threads:

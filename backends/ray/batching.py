@@ -9,15 +9,15 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   one for each that runs on another node. Kernels of one node and level form a *group*;
   groups are sent in order of level, so a kernel reads other groups' outputs as ObjectRefs
   that Ray resolves before its batch starts.
-- In a group, the kernels that read nothing of the group are dealt into batches of
+- In a group, the kernels that read nothing of the group are dealt into one batch per CPU
+  of the node (more when a batch would exceed :data:`KERNELS_PER_BATCH` kernels), of
   near-equal output bytes (from the lowering's ``nbytes`` hints: a ragged edge block costs
-  less). When the group's outputs are small (every size known and at most
-  :data:`SMALL_GROUP_BYTES` in all: partials, merges, small results) the group is one batch
-  that holds the node's CPUs and runs its kernels on that many threads (NumPy releases the
-  GIL): one round trip, a reduction's merge included. Else there is a batch per CPU, each
-  holding one CPU, so that the batches also store their (large) outputs in parallel: Ray
-  stores a task's outputs one after the other, at about 2 ms per MB on this VM. Either way
-  a batch holds about :data:`KERNELS_PER_BATCH` kernels per thread or fewer.
+  less). Each batch holds one CPU, so the batches of a group run side by side in separate
+  worker processes and also store their outputs in parallel (Ray stores a task's outputs one
+  after the other, about 2 ms per MB on this VM). Threads in one task were tried: one round
+  trip less for a small reduction (a few ms), but kernels that evaluate fused elementwise
+  programs tile by tile then contend for the GIL (the logistic-regression Hessian ran
+  15-40% slower).
 - A kernel that reads outputs of its group joins the batch of the last of them: it reads
   that batch's outputs directly and the others' (:class:`~nums.backends.ray.tasks.BatchPeer`)
   with ``ray.get`` when it runs. Batches are sent in order and read only batches sent before
@@ -42,8 +42,7 @@ from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput, BatchPeer
 __all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "form_batches", "encode_batch",
            "resolve"]
 
-KERNELS_PER_BATCH = 8  # per thread: bounds the outputs a worker holds until its batch ends
-SMALL_GROUP_BYTES = 2 * 2**20  # a group with outputs this small runs as one threaded task
+KERNELS_PER_BATCH = 8  # bounds the outputs a worker holds until its batch ends
 INLINE_MAX_BYTES = 64 * 1024  # larger NumPy arguments go through the object store
 
 
@@ -80,8 +79,8 @@ class StagedKernel:
 
 
 def form_batches(staged: list[StagedKernel], cpus: Callable[[int], int]
-                 ) -> Iterator[tuple[int, list[StagedKernel], int]]:
-    """``(node, kernels, threads)`` batches of ``staged`` in the order to send them (see the
+                 ) -> Iterator[tuple[int, list[StagedKernel]]]:
+    """``(node, kernels)`` batches of ``staged`` in the order to send them (see the
     module docstring)."""
     groups: dict[tuple[int, int], list[StagedKernel]] = {}
     for task in staged:
@@ -90,20 +89,14 @@ def form_batches(staged: list[StagedKernel], cpus: Callable[[int], int]
         tasks = groups[(level, node)]
         same = {id(t) for t in tasks}
         first = [t for t in tasks if not any(id(r) in same for r in t.reads)]
-        n_cpus = cpus(node)
-        sizes = [t.nbytes for t in tasks]
-        small = None not in sizes and sum(sizes) <= SMALL_GROUP_BYTES
-        if small:  # one task, the node's CPUs as threads: one round trip
-            runs = -(-len(first) // (KERNELS_PER_BATCH * n_cpus))
-        else:  # a task per CPU: outputs are stored in parallel
-            runs = max(min(n_cpus, len(first)), -(-len(first) // KERNELS_PER_BATCH))
+        runs = max(min(cpus(node), len(first)), -(-len(first) // KERNELS_PER_BATCH))
         batches = _balanced(first, runs)
         for task in tasks:
             if task.batch < 0:  # reads its group: joins the last batch it reads
                 task.batch = max(r.batch for r in task.reads if id(r) in same)
                 batches[task.batch].append(task)
         for batch in batches:
-            yield node, batch, min(n_cpus, len(batch)) if small else 1
+            yield node, batch
 
 
 def _balanced(tasks: list[StagedKernel], runs: int) -> list[list[StagedKernel]]:

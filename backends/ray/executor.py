@@ -97,7 +97,7 @@ class RayExecutor:
                             for n in self.nodes]
         self._slots = [max(1, int(n.cpus)) for n in self.nodes]
         self._remote = ray.remote(run_batch)
-        self._options: dict[tuple[int, int, int, str], Any] = {}
+        self._options: dict[tuple[int, int, str], Any] = {}
         self._staged: list[StagedKernel] = []
         self.batches_sent = 0  # Ray tasks sent for kernels, and the kernels in them
         self.kernels_sent = 0
@@ -220,11 +220,11 @@ class RayExecutor:
         if not staged:
             return
         ray = self._ray
-        for node, tasks, threads in form_batches(staged, self._cpus):
+        for node, tasks in form_batches(staged, self._cpus):
             items, refs = encode_batch(tasks, ray.ObjectRef, ray.put)
             total = sum(item.num_returns for item in items)
-            out = self._batch_task(node, total, threads, items[0].kernel.name,
-                                   len(items)).remote(items, threads, *refs)
+            out = self._batch_task(node, total, items[0].kernel.name,
+                                   len(items)).remote(items, *refs)
             self.batches_sent += 1
             self.kernels_sent += len(items)
             if total == 1:
@@ -241,18 +241,16 @@ class RayExecutor:
     def _cpus(self, node: int) -> int:
         return self._slots[node]
 
-    def _batch_task(self, node: int, num_returns: int, cpus: int, first: str,
-                    count: int) -> Any:
+    def _batch_task(self, node: int, num_returns: int, first: str, count: int) -> Any:
         """The batch remote function with these options (cached)."""
         name = f"nums.{first}" if count == 1 else f"nums.{first}+{count - 1}"
-        key = (node, num_returns, cpus, name)
+        key = (node, num_returns, name)
         fn = self._options.get(key)
         if fn is None:
             if len(self._options) > 4096:
                 self._options.clear()
             fn = self._options[key] = self._remote.options(
-                num_returns=num_returns, num_cpus=cpus,
-                scheduling_strategy=self._strategies[node],
+                num_returns=num_returns, scheduling_strategy=self._strategies[node],
                 max_retries=self.max_retries, retry_exceptions=False, name=name)
         return fn
 

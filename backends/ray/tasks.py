@@ -3,8 +3,7 @@
 Kernels travel as :class:`~nums.runtime.executor.Kernel` objects, which pickle by name and are
 resolved in the worker's own kernel registry, so one remote function runs every kernel. The
 executor sends the kernels of one node in *batches* (:func:`run_batch`): one Ray task runs
-several kernels, in order or on a few threads (NumPy releases the GIL), and returns every
-kernel's output as a separate object. A Ray task
+several kernels in order and returns every kernel's output as a separate object. A Ray task
 round trip costs milliseconds; a kernel call in a batch costs microseconds. This module
 imports Ray only to read a block of a batch sent alongside (:class:`BatchPeer`); the executor
 wraps these functions with ``ray.remote`` when it starts.
@@ -13,13 +12,9 @@ wraps these functions with ``ray.remote`` when it starts.
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from nums.runtime.blas import BlasLimiter
 
 __all__ = ["run_kernel", "run_batch", "BatchItem", "BatchArg", "BatchOutput", "BatchPeer",
            "probe_worker"]
@@ -58,29 +53,13 @@ class BatchItem(NamedTuple):
     num_returns: int
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-_blas: list[BlasLimiter] = []  # made on the first threaded batch of this worker
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """This worker's pool of ``threads`` threads (made once per size)."""
-    with _pools_lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nums")
-        return pool
-
-
-def run_batch(items: tuple[BatchItem, ...], threads: int, *refs: Any) -> Any:
-    """Run a batch of kernels, ``threads`` at a time; return every output in item order.
+def run_batch(items: tuple[BatchItem, ...], *refs: Any) -> Any:
+    """Run a batch of kernels in order; return every output in item order.
 
     Parameters
     ----------
     items : tuple of BatchItem
         The kernel calls, each after the items whose outputs it reads.
-    threads : int
-        How many items may run at once (the CPUs the batch task holds).
     *refs
         The blocks the items read from earlier batches (resolved by Ray, zero-copy).
 
@@ -90,24 +69,11 @@ def run_batch(items: tuple[BatchItem, ...], threads: int, *refs: Any) -> Any:
         The single output, or a list of every item's outputs in order (Ray stores each as
         its own object).
     """
-    if threads <= 1 or len(items) == 1:
-        results: list[Any] = []
-        for item in items:
-            results.append(_run_item(item, refs, results))
-    else:
-        futures: list[Future] = []
-        pool = _pool(threads)
-        if not _blas:
-            _blas.append(BlasLimiter(1))  # the batch holds one CPU per thread
-        _blas[0].enter()
-        try:
-            for item in items:  # a FIFO pool starts items in order: what one reads has started
-                futures.append(pool.submit(_run_item, item, refs, futures))
-            results = [f.result() for f in futures]
-        finally:
-            _blas[0].exit()
+    results: list[Any] = []
     outputs: list[Any] = []
-    for item, result in zip(items, results):
+    for item in items:
+        result = _run_item(item, refs, results)
+        results.append(result)
         if item.num_returns == 1:
             outputs.append(result)
         else:
@@ -123,8 +89,6 @@ def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
             a = refs[a.index]
         elif kind is BatchOutput:
             value = done[a.item]
-            if isinstance(value, Future):  # pooled: wait for the item (it has started)
-                value = value.result()
             a = value if a.position is None else value[a.position]
         elif kind is BatchPeer:
             import ray
