@@ -361,3 +361,37 @@ def test_gram_keeps_the_tall_operand_in_place():
         nums.shutdown()
     assert 0 < plan.largest_move < 128 * 16 * 8  # only 16 x 16 partials cross devices
     assert "largest block" in str(plan)
+
+
+@pytest.mark.parametrize("shape, block, axis", [
+    ((16, 16), (8, 4), 0), ((16, 16), (4, 4), 0), ((16, 16), (4, 4), 1), ((12, 12), (4, 4), 0),
+    ((16,), (4,), 0)])
+def test_reduction_output_follows_the_cyclic_layout(shape, block, axis):
+    """Under placement="cyclic" output block i of a reduction lives on device i mod devices,
+    also when one device holds every input block of it (then a finishing task moves it)."""
+    a = np.random.default_rng(3).random(shape)
+    try:
+        session = nums.init(backend="local", workers=4, placement="cyclic", testing=True)
+        x = nps.array(a, block_shape=block).persist()
+        r = x.sum(axis=axis).persist()
+        leaf = r._leaf()
+        np.testing.assert_array_equal(
+            leaf.devices, session.placement.output_devices(leaf.grid.grid_shape))
+        np.testing.assert_allclose(r.get(), a.sum(axis=axis))
+    finally:
+        nums.shutdown()
+
+
+@pytest.mark.parametrize("order", ["y + x", "x + y"])
+def test_reduction_tasks_run_where_their_largest_input_is(order):
+    """A fused reduction reads a small broadcast operand and big blocks: its tasks go to the
+    big blocks, whichever operand comes first."""
+    try:
+        _dry_session((4,))
+        x = nps.random.default_rng(0).standard_normal((4000, 100), block_shape=(250, 100))
+        y = nps.random.default_rng(1).standard_normal(100, block_shape=(100,))
+        plan = nums.explain(((y + x) if order == "y + x" else (x + y)).sum(axis=0))
+    finally:
+        nums.shutdown()
+    assert plan.num_ops >= 4  # a task per device at least
+    assert plan.largest_move < 250 * 100 * 8  # no block of x moves

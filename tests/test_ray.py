@@ -286,6 +286,28 @@ def test_a_job_is_sent_in_few_ray_tasks(session):
     assert_eq(y, b + 1)
 
 
+class _Unpicklable:
+    def __reduce__(self):
+        raise TypeError("cannot pickle this")
+
+
+def test_a_batch_that_cannot_be_sent_fails_only_its_blocks(session):
+    executor, device = session.executor, session.devices[0]
+    x = nps.arange(10.0, block_shape=(5,)).persist()
+    first, second = x._leaf().refs.ravel()
+    add = all_kernels()["add_blocks"]
+    good = executor.submit(add, (first, second), device, nbytes=40.0)
+    bad = executor.submit(add, (first, _Unpicklable()), device, nbytes=40.0)  # other batch
+    with pytest.raises(TypeError, match="serialize"):
+        executor.flush()
+    np.testing.assert_array_equal(executor.get([good], timeout=60)[0], [5.0, 7, 9, 11, 13])
+    with pytest.raises(RuntimeError, match="never computed.*TypeError"):
+        executor.get([bad])
+    with pytest.raises(RuntimeError, match="never computed"):
+        executor.submit(add, (bad, first), device)
+    assert float((x + 1).sum()) == 55.0  # the session keeps working
+
+
 # -- errors --------------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)

@@ -40,21 +40,28 @@ import numpy as np
 from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput, BatchPeer
 
 __all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "form_batches", "encode_batch",
-           "resolve"]
+           "resolve", "mark_unsent"]
 
-KERNELS_PER_BATCH = 8  # bounds the outputs a worker holds until its batch ends
+KERNELS_PER_BATCH = 8  # independent kernels per batch: bounds what a worker holds until it ends
 INLINE_MAX_BYTES = 64 * 1024  # larger NumPy arguments go through the object store
 
 
 class BlockRef:
     """A block computed on Ray: its ObjectRef once the batch that computes it was sent."""
 
-    __slots__ = ("ref", "task", "position")
+    __slots__ = ("ref", "task", "position", "unsent")
 
     def __init__(self, task: StagedKernel, position: int | None) -> None:
         self.ref: Any = None
         self.task: StagedKernel | None = task
         self.position = position  # which output of the kernel; None: its only one
+        self.unsent: BaseException | None = None  # why its batch was never sent
+
+    def check(self) -> None:
+        """Raise if this block will never exist: sending its batch failed."""
+        if self.unsent is not None:
+            raise RuntimeError("a nums block was never computed: sending its Ray task failed "
+                               f"({type(self.unsent).__name__}: {self.unsent})") from self.unsent
 
     def __repr__(self) -> str:
         return f"BlockRef({self.ref!r})" if self.ref is not None else "BlockRef(<staged>)"
@@ -69,7 +76,11 @@ class StagedKernel:
         self.item = item
         self.node = node
         self.nbytes = nbytes  # expected output size, when the lowering knows it
-        self.reads = [a.task for a in item.args if type(a) is BlockRef and a.ref is None]
+        self.reads = []
+        for a in item.args:
+            if type(a) is BlockRef and a.ref is None:
+                a.check()
+                self.reads.append(a.task)
         self.level = max((t.level + (t.node != node) for t in self.reads), default=0)
         n = item.num_returns
         self.outputs = [BlockRef(self, None)] if n == 1 else [BlockRef(self, i)
@@ -122,6 +133,7 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
     ObjectRefs to pass at the top level of the Ray task."""
     refs: list[Any] = []
     ref_index: dict[Any, int] = {}
+    stored: dict[int, Any] = {}  # id of a large NumPy argument -> its ObjectRef
     items = []
     batch = tasks[0].batch
     for slot, task in enumerate(tasks):
@@ -139,8 +151,11 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
                     continue
                 a = a.ref
             elif type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:
-                a = put(a)
-            if type(a) is object_ref:
+                ref = stored.get(id(a))
+                if ref is None:
+                    ref = stored[id(a)] = put(a)
+                a = ref
+            if isinstance(a, object_ref):
                 k = ref_index.get(a)
                 if k is None:
                     k = ref_index[a] = len(refs)
@@ -152,5 +167,23 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
 
 
 def resolve(ref: Any) -> Any:
-    """The ObjectRef behind a sent :class:`BlockRef`; anything else as it is."""
-    return ref.ref if type(ref) is BlockRef else ref
+    """The ObjectRef behind a sent :class:`BlockRef`; anything else as it is.
+
+    Raises
+    ------
+    RuntimeError
+        If the block's batch was never sent (see :meth:`BlockRef.check`).
+    """
+    if type(ref) is not BlockRef:
+        return ref
+    ref.check()
+    return ref.ref
+
+
+def mark_unsent(tasks: list[StagedKernel], error: BaseException) -> None:
+    """Record on the outputs of ``tasks`` that they will never be sent (``error`` said why),
+    so that reading them raises instead of returning nothing."""
+    for task in tasks:
+        for block in task.outputs:
+            if block.ref is None:
+                block.unsent = error

@@ -36,6 +36,7 @@ from nums.backends.ray.batching import (
     StagedKernel,
     encode_batch,
     form_batches,
+    mark_unsent,
     resolve,
 )
 from nums.backends.ray.cluster import RayNode, alive_node_ids, alive_nodes, connect
@@ -215,31 +216,37 @@ class RayExecutor:
         return task.outputs[0] if num_returns == 1 else tuple(task.outputs)
 
     def flush(self) -> None:
-        """Send the staged kernels to Ray in batches (see :mod:`nums.backends.ray.batching`)."""
+        """Send the staged kernels to Ray in batches (see :mod:`nums.backends.ray.batching`).
+
+        If sending fails (an argument Ray cannot pickle, Ctrl-C), the kernels not sent are
+        dropped and reading their blocks raises RuntimeError naming the cause.
+        """
         staged, self._staged = self._staged, []
         if not staged:
             return
         ray = self._ray
-        for node, tasks in form_batches(staged, self._cpus):
-            items, refs = encode_batch(tasks, ray.ObjectRef, ray.put)
-            total = sum(item.num_returns for item in items)
-            out = self._batch_task(node, total, items[0].kernel.name,
-                                   len(items)).remote(items, *refs)
-            self.batches_sent += 1
-            self.kernels_sent += len(items)
-            if total == 1:
-                out = [out]
-            at = 0
-            for task in tasks:
+        try:
+            for node, tasks in form_batches(staged, self._slots.__getitem__):
+                items, refs = encode_batch(tasks, ray.ObjectRef, ray.put)
+                total = sum(item.num_returns for item in items)
+                out = self._batch_task(node, total, items[0].kernel.name,
+                                       len(items)).remote(items, *refs)
+                self.batches_sent += 1
+                self.kernels_sent += len(items)
+                if total == 1:
+                    out = [out]
+                at = 0
+                for task in tasks:
+                    for block in task.outputs:
+                        block.ref = out[at]
+                        at += 1
+        except BaseException as exc:
+            mark_unsent(staged, exc)
+            raise
+        finally:
+            for task in staged:  # the staging links matter only while batches are formed
                 for block in task.outputs:
-                    block.ref = out[at]
-                    at += 1
-        for task in staged:  # the staging links are needed only while the batches are formed
-            for block in task.outputs:
-                block.task = None
-
-    def _cpus(self, node: int) -> int:
-        return self._slots[node]
+                    block.task = None
 
     def _batch_task(self, node: int, num_returns: int, first: str, count: int) -> Any:
         """The batch remote function with these options (cached)."""
@@ -283,8 +290,8 @@ class RayExecutor:
             return []
         ray = self._ray
         ref_type = ray.ObjectRef
-        if not all(type(r) is ref_type for r in refs):
-            positions = [i for i, r in enumerate(refs) if type(r) is ref_type]
+        if not all(isinstance(r, ref_type) for r in refs):
+            positions = [i for i, r in enumerate(refs) if isinstance(r, ref_type)]
             out = list(refs)
             for i, value in zip(positions, self.get([refs[i] for i in positions], timeout)):
                 out[i] = value

@@ -36,9 +36,9 @@ class BatchOutput(NamedTuple):
 
 
 class BatchPeer(NamedTuple):
-    """In a batch item's arguments: an output of a batch sent just before this one, running
-    beside it; read (``ray.get``) only when the item runs, so this batch need not wait for
-    the other to finish before it starts."""
+    """In a batch item's arguments: an output of another batch of the same group, sent
+    earlier and running beside this one; read (``ray.get``) only when the item runs, so this
+    batch need not wait for the other to finish before it starts."""
 
     ref: Any
 
@@ -71,14 +71,35 @@ def run_batch(items: tuple[BatchItem, ...], *refs: Any) -> Any:
     """
     results: list[Any] = []
     outputs: list[Any] = []
-    for item in items:
-        result = _run_item(item, refs, results)
-        results.append(result)
-        if item.num_returns == 1:
-            outputs.append(result)
-        else:
-            outputs.extend(result)
+    try:
+        for item in items:
+            result = _run_item(item, refs, results)
+            results.append(result)
+            if item.num_returns == 1:
+                outputs.append(result)
+            else:
+                outputs.extend(result)
+    except BaseException:
+        _read_failed_peers(items)
+        raise
     return outputs[0] if len(outputs) == 1 else outputs
+
+
+def _read_failed_peers(items: tuple[BatchItem, ...], wait_s: float = 0.5) -> None:
+    """Read (and drop) the failures among this batch's peer blocks: a failed Ray object that
+    nobody reads is logged by the worker as an unhandled error, beside the error the caller
+    gets anyway. Peers still running after ``wait_s`` are left alone."""
+    peers = [a.ref for item in items for a in item.args if type(a) is BatchPeer]
+    if not peers:
+        return
+    import ray
+
+    ready, _ = ray.wait(peers, num_returns=len(peers), timeout=wait_s, fetch_local=False)
+    for ref in ready:
+        try:
+            ray.get(ref)
+        except Exception:
+            pass
 
 
 def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:

@@ -1,13 +1,14 @@
 """Lowering: array-level nodes -> per-block kernel calls on the executor.
 
 :func:`materialize` computes nodes and caches their results as Leaf nodes. Each node kind has
-one lowering function; they share the session's executor and placement. Tasks are submitted
-as soon as they are built (the thread and Ray executors run them while later ones are still
-being planned); :func:`fetch` waits for the values.
+one lowering function; they share the session's executor and placement. Tasks are handed to
+the executor as they are built; executors that stage them (threads, Ray) start them at the
+flush after each node, while the next node is planned; :func:`fetch` waits for the values.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -218,8 +219,8 @@ class Lowering:
         (called as ``merge(*head, *refs)`` on up to ``reduction_fanin`` of them): first the
         items on each device among themselves, then the per-device results, so that only
         one partial per device crosses devices. ``root = (kernel, head, bytes, device)``
-        replaces the last merge (a reduction finishes its output block in that task; it
-        runs on ``device`` when one of its inputs is there); it needs two items or more."""
+        replaces the last merge (a reduction finishes its output block in that task, by
+        default on the output block's own device); it needs two items or more."""
         fanin = max(2, self.settings.reduction_fanin)
         submit, devices, place = self.executor.submit, self.devices, self.place
 
@@ -230,9 +231,7 @@ class Lowering:
                 chunk = group[s:s + fanin]
                 kern, args, size, default = merge, head, chunk[0][2], chunk[0][1]
                 if final and root is not None:
-                    kern, args, size, target = root
-                    if any(c[1] == target for c in chunk):
-                        default = target
+                    kern, args, size, default = root
                 d = place([c[1] for c in chunk], [c[2] for c in chunk], size, default)
                 out.append((submit(kern, (*args, *[c[0] for c in chunk]), devices[d],
                                    nbytes=size), d, size))
@@ -298,43 +297,50 @@ class Lowering:
         submit, devices, place, slots = (self.executor.submit, self.devices, self.place,
                                          self.session.slots)
         part_bytes = _partial_nbytes(node)
-        # blocks of each output block, by the device that holds their (first) input
+        out_devices = self.placement.output_devices(node.grid.grid_shape)
+        out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
+        # blocks of each output block, by the device that holds their largest input
         groups: dict[tuple[int, ...], dict[int, list[int]]] = {}
         for i, index in enumerate(itertools.product(*(range(g) for g in src_shape))):
             key = tuple(0 if a in axes else j for a, j in enumerate(index))
-            home = in_devs[0][i] if in_devs else 0
+            home = max(zip((c[i] for c in in_sizes), (c[i] for c in in_devs)),
+                       key=lambda size_dev: size_dev[0])[1] if in_devs else 0
             groups.setdefault(key, {}).setdefault(home, []).append(i)
+        keys_on = collections.Counter(home for by_home in groups.values() for home in by_home)
         block_places = [(src_grid.block_offset(index), src_grid.block_shape_at(index))
                         for index in itertools.product(*(range(g) for g in src_shape))]
-        partials: dict[tuple[int, ...], list[tuple[Any, int, float]]] = {}
+        cyclic = self.placement.follows_layout()
+        refs, devs = [], []
         for key, by_home in groups.items():
+            out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
+                                                      if a not in axes)
+            target = int(out_devices[out_key]) if out_key else int(out_devices.flat[0])
+            out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
+            # a device's worker slots share its output blocks: one task per slot in all
             chunks = [(home, part) for home, blocks in by_home.items()
-                      for part in _split(blocks, slots[home])]
-            finalize = len(chunks) == 1
-            out = partials[key] = []
+                      for part in _split(blocks, max(1, slots[home] // keys_on[home]))]
+            partials = []
             for home, part in chunks:
                 size = part_bytes(block_places[part[0]][1])
                 d = place([c[i] for i in part for c in in_devs],
                           [c[i] for i in part for c in in_sizes], size, home)
+                # the only task of its output block finishes it, unless the block-cyclic
+                # layout wants the output on another device
+                finalize = len(chunks) == 1 and (d == target or not cyclic)
                 ref = submit(K.fused_reduce,
                              (program, spec, tuple(block_places[i] for i in part), finalize,
                               width, *[c[i] for i in part for c in columns]), devices[d],
-                             nbytes=size)
-                out.append((ref, d, size))
-        out_devices = self.placement.output_devices(node.grid.grid_shape)
-        out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
-        refs, devs = [], []
-        for key, group in partials.items():
-            out_key = key if node.keepdims else tuple(j for a, j in enumerate(key)
-                                                      if a not in axes)
-            if len(group) == 1:  # that task finished the output block
-                refs.append(group[0][0])
-                devs.append(group[0][1])
-                continue
-            target = int(out_devices[out_key]) if out_key else int(out_devices.flat[0])
-            out_size = float(out_sizes[out_key]) if out_key else float(out_sizes.flat[0])
-            ref, d, _ = self.merge_tree(group, K.reduce_merge, (spec, False),
-                                        (K.reduce_merge, (spec, True), out_size, target))
+                             nbytes=out_size if finalize else size)
+                partials.append((ref, d, size))
+            if len(chunks) == 1 and finalize:
+                ref, d = partials[0][:2]
+            elif len(chunks) == 1:
+                ref, src, size = partials[0]
+                d = place([src], [size], out_size, target)
+                ref = submit(K.reduce_finalize, (spec, ref), devices[d], nbytes=out_size)
+            else:
+                ref, d, _ = self.merge_tree(partials, K.reduce_merge, (spec, False),
+                                            (K.reduce_merge, (spec, True), out_size, target))
             refs.append(ref)
             devs.append(d)
         return self.new_leaf(node, refs, devs)
