@@ -11,6 +11,7 @@ wraps these functions with ``ray.remote`` when it starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, NamedTuple
 
@@ -96,10 +97,8 @@ def _read_failed_peers(items: tuple[BatchItem, ...], wait_s: float = 0.5) -> Non
 
     ready, _ = ray.wait(peers, num_returns=len(peers), timeout=wait_s, fetch_local=False)
     for ref in ready:
-        try:
+        with contextlib.suppress(Exception):  # its failure was reported by its own batch
             ray.get(ref)
-        except Exception:
-            pass
 
 
 def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
