@@ -1,11 +1,11 @@
-"""The Ray executor: one CPU device per Ray node, every kernel a Ray task pinned to its node.
+"""The Ray executor: one CPU device per Ray node, kernels sent in batches pinned to their node.
 
 - **Devices.** ``Device(i, "cpu", 0)`` for the i-th alive node with CPUs, nodes sorted by node
   id (a fixed order for a given cluster). ``cluster_shape`` arranges them as on any backend.
 - **Tasks.** Kernels are staged by :meth:`RayExecutor.submit` and sent by
   :meth:`RayExecutor.flush` in batches (:mod:`nums.backends.ray.batching`): one Ray task of
   the generic remote function :func:`nums.backends.ray.tasks.run_batch` runs several kernels
-  of one node on that node's CPUs, each output its own Ray object. The
+  of one node, one task per CPU of the node at a time, each output its own Ray object. The
   :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
   registry. A task is pinned with ``NodeAffinitySchedulingStrategy(node, soft=False)``, so it
   runs where nums placed it; block creation therefore happens on the owning node. Every task
