@@ -548,6 +548,12 @@ def test_results_on_three_nodes(harness):
     z = nps.random.default_rng(9).standard_normal((40, 3), block_shape=(5, 3))
     zn = z.get()
     assert_eq(z.T @ z, zn.T @ zn, rtol=1e-10)
+    # every operation of the single-node test, with reads across nodes in each batch level
+    a, b = rng.standard_normal((20, 18)), rng.standard_normal((20, 18))
+    for blocks in (((6, 5), (7, 4)), ((3, 18), (20, 2))):
+        x, y = nps.array(a, block_shape=blocks[0]), nps.array(b, block_shape=blocks[1])
+        for fn in OPERATIONS.values():
+            assert_eq(fn(nps, x, y), fn(np, a, b), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.timeout(180)
