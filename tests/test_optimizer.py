@@ -395,3 +395,6 @@ def test_reduction_tasks_run_where_their_largest_input_is(order):
         nums.shutdown()
     assert plan.num_ops >= 4  # a task per device at least
     assert plan.largest_move < 250 * 100 * 8  # no block of x moves
+    # y goes once to each of the 3 other devices (a task reading it for 4 blocks receives
+    # it once), and each of them sends one partial of 100 sums
+    assert plan.moved_bytes <= 3 * (100 * 8 + 100 * 8)

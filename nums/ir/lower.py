@@ -293,6 +293,11 @@ class Lowering:
         columns, in_devs, in_sizes = _input_columns(inputs, source.ndim, src_shape)
         in_devs = [c.tolist() for c in in_devs]
         in_sizes = [c.tolist() for c in in_sizes]
+        # receive-cache keys of broadcast inputs (a task may read one block several times)
+        in_keys = [[None] * src_grid.num_blocks if numbers is None else
+                   [(id(leaf), n) for n in numbers.tolist()]
+                   for numbers, (leaf, _) in zip(
+                       _broadcast_numbers(inputs, source.ndim, src_shape), inputs)]
         width = len(columns)
         submit, devices, place, slots = (self.executor.submit, self.devices, self.place,
                                          self.session.slots)
@@ -323,7 +328,8 @@ class Lowering:
             for home, part in chunks:
                 size = part_bytes(block_places[part[0]][1])
                 d = place([c[i] for i in part for c in in_devs],
-                          [c[i] for i in part for c in in_sizes], size, home)
+                          [c[i] for i in part for c in in_sizes], size, home,
+                          [c[i] for i in part for c in in_keys])
                 # the only task of its output block finishes it, unless the block-cyclic
                 # layout wants the output on another device
                 finalize = len(chunks) == 1 and (d == target or not cyclic)
