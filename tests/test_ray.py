@@ -26,6 +26,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from nums.backends.ray.batching import (  # noqa: E402
+    BATCH_BYTES,
     KERNELS_PER_BATCH,
     StagedKernel,
     encode_batch,
@@ -244,6 +245,9 @@ def test_batches_follow_levels():
     # a batch per CPU, more when one would exceed KERNELS_PER_BATCH kernels
     many = [_staged(0) for _ in range(2 * KERNELS_PER_BATCH + 1)]
     assert [len(t) for _, t in form_batches(many, lambda node: 2)] == [6, 6, 5]
+    # ... or BATCH_BYTES of outputs: a worker holds a batch's outputs until the batch ends
+    big = [_staged(0, nbytes=BATCH_BYTES / 2) for _ in range(6)]
+    assert [len(t) for _, t in form_batches(big, lambda node: 2)] == [2, 2, 2]
     # batches of near-equal bytes: two full blocks apart, the ragged edge block with one
     full, full2, edge = _staged(0, nbytes=3e7), _staged(0, nbytes=3e7), _staged(0, nbytes=5e6)
     assert [[id(t) for t in tasks] for _, tasks in form_batches(

@@ -10,7 +10,8 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   groups are sent in order of level, so a kernel reads other groups' outputs as ObjectRefs
   that Ray resolves before its batch starts.
 - In a group, the kernels that read nothing of the group are dealt into one batch per CPU
-  of the node (more when a batch would exceed :data:`KERNELS_PER_BATCH` kernels), of
+  of the node (more when a batch would exceed :data:`KERNELS_PER_BATCH` kernels or
+  :data:`BATCH_BYTES` of outputs: a worker holds a batch's outputs until it ends), of
   near-equal output bytes (from the lowering's ``nbytes`` hints: a ragged edge block costs
   less). Each batch holds one CPU, so the batches of a group run side by side in separate
   worker processes and also store their outputs in parallel (Ray stores a task's outputs one
@@ -33,16 +34,20 @@ before the flush need no rewriting.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput, BatchPeer
 
-__all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "form_batches", "encode_batch",
-           "resolve", "mark_unsent"]
+__all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "BATCH_BYTES", "form_batches",
+           "encode_batch", "resolve", "mark_unsent"]
 
-KERNELS_PER_BATCH = 8  # independent kernels per batch: bounds what a worker holds until it ends
+# At most this many independent kernels, and output bytes (as far as known), per batch: a
+# worker holds a batch's outputs until the batch ends.
+KERNELS_PER_BATCH = 8
+BATCH_BYTES = 256 * 2**20
 INLINE_MAX_BYTES = 64 * 1024  # larger NumPy arguments go through the object store
 
 
@@ -100,7 +105,9 @@ def form_batches(staged: list[StagedKernel], cpus: Callable[[int], int]
         tasks = groups[(level, node)]
         same = {id(t) for t in tasks}
         first = [t for t in tasks if not any(id(r) in same for r in t.reads)]
-        runs = max(min(cpus(node), len(first)), -(-len(first) // KERNELS_PER_BATCH))
+        nbytes = sum(t.nbytes or 0.0 for t in first)
+        runs = max(min(cpus(node), len(first)), -(-len(first) // KERNELS_PER_BATCH),
+                   min(len(first), math.ceil(nbytes / BATCH_BYTES)))
         batches = _balanced(first, runs)
         for task in tasks:
             if task.batch < 0:  # reads its group: joins the last batch it reads
