@@ -124,7 +124,7 @@ def run_kernel(kernel: Any, kind: str, errstate: dict[str, str] | None, *args: A
     Parameters
     ----------
     kernel : Kernel
-        The kernel; anything with an ``impls`` mapping of device kind to function works.
+        The kernel (its ``for_kind`` gives the implementation).
     kind : str
         Device kind the task was placed on ("cpu", "gpu").
     errstate : dict or None
@@ -138,11 +138,7 @@ def run_kernel(kernel: Any, kind: str, errstate: dict[str, str] | None, *args: A
     object
         What the kernel returns: a block, or a tuple of ``num_returns`` values.
     """
-    try:
-        fn = kernel.impls[kind]
-    except KeyError:
-        raise NotImplementedError(
-            f"kernel {kernel.name!r} has no implementation for {kind!r} devices") from None
+    fn = kernel.for_kind(kind)
     if errstate is None:
         return fn(*args)
     with np.errstate(**errstate):

@@ -306,14 +306,14 @@ class Lowering:
         out_sizes = block_nbytes(node.grid, node.dtype.itemsize)
         # blocks of each output block, by the device that holds their largest input
         groups: dict[tuple[int, ...], dict[int, list[int]]] = {}
-        for i, index in enumerate(itertools.product(*(range(g) for g in src_shape))):
+        block_places = []  # (offset, shape) of every source block
+        for i, index in enumerate(src_grid.indices()):
             key = tuple(0 if a in axes else j for a, j in enumerate(index))
             home = max(zip((c[i] for c in in_sizes), (c[i] for c in in_devs)),
                        key=lambda size_dev: size_dev[0])[1] if in_devs else 0
             groups.setdefault(key, {}).setdefault(home, []).append(i)
+            block_places.append((src_grid.block_offset(index), src_grid.block_shape_at(index)))
         keys_on = collections.Counter(home for by_home in groups.values() for home in by_home)
-        block_places = [(src_grid.block_offset(index), src_grid.block_shape_at(index))
-                        for index in itertools.product(*(range(g) for g in src_shape))]
         cyclic = self.placement.follows_layout()
         refs, devs = [], []
         for key, by_home in groups.items():
@@ -325,6 +325,7 @@ class Lowering:
             chunks = [(home, part) for home, blocks in by_home.items()
                       for part in _split(blocks, max(1, slots[home] // keys_on[home]))]
             partials = []
+            finished = False  # whether the only task of this output block finished it
             for home, part in chunks:
                 size = part_bytes(block_places[part[0]][1])
                 d = place([c[i] for i in part for c in in_devs],
@@ -332,13 +333,13 @@ class Lowering:
                           [c[i] for i in part for c in in_keys])
                 # the only task of its output block finishes it, unless the block-cyclic
                 # layout wants the output on another device
-                finalize = len(chunks) == 1 and (d == target or not cyclic)
+                finished = len(chunks) == 1 and (d == target or not cyclic)
                 ref = submit(K.fused_reduce,
-                             (program, spec, tuple(block_places[i] for i in part), finalize,
+                             (program, spec, tuple(block_places[i] for i in part), finished,
                               width, *[c[i] for i in part for c in columns]), devices[d],
-                             nbytes=out_size if finalize else size)
+                             nbytes=out_size if finished else size)
                 partials.append((ref, d, size))
-            if len(chunks) == 1 and finalize:
+            if finished:
                 ref, d = partials[0][:2]
             elif len(chunks) == 1:
                 ref, src, size = partials[0]
