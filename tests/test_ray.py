@@ -167,6 +167,33 @@ def test_devices_and_protocol(session):
     assert executor.get([]) == []
 
 
+@pytest.mark.timeout(120)
+def test_worker_actors_leave_the_cpus_to_other_ray_work(session):
+    @ray.remote(num_cpus=2)
+    def needs_every_cpu() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    actors = session.executor._pool.actors
+    assert [len(a) for a in actors] == [2]  # one worker actor per CPU of the node
+    x = nps.arange(1000.0, block_shape=(100,))
+    total = x.sum()
+    # the actors hold no CPU in Ray's books: a task needing both CPUs runs beside nums
+    node = ray.get(needs_every_cpu.remote(), timeout=60)
+    assert node == session.executor.nodes[0].node_id
+    assert float(total) == 499500.0
+
+
+@pytest.mark.timeout(120)
+def test_shutdown_stops_the_worker_actors_of_a_joined_ray(session):
+    actors = [a for node in session.executor._pool.actors for a in node]
+    assert all(ray.get([a.probe.remote() for a in actors], timeout=60))
+    nums.shutdown()  # Ray itself keeps running (the harness started it)
+    assert ray.is_initialized()
+    for actor in actors:
+        with pytest.raises(ray.exceptions.RayActorError):
+            ray.get(actor.probe.remote(), timeout=60)
+
+
 OPERATIONS = {
     "chain+sum": lambda np_, a, b: (np_.exp(a) * 2 + np_.sin(b) - a / 3).sum(axis=0),
     "chain+mean": lambda np_, a, b: (a * b + 1).mean(axis=1),
@@ -313,6 +340,29 @@ def test_a_batch_that_cannot_be_sent_fails_only_its_blocks(session):
 
 
 # -- errors --------------------------------------------------------------------------------
+
+class _ExitsWhenUnpickled:
+    """Kills the worker process that unpickles it (a crash on every retry of its batch)."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+@pytest.mark.timeout(60)
+def test_a_batch_that_crashes_its_worker_fails_and_the_session_goes_on(session):
+    executor, device = session.executor, session.devices[0]
+    x = nps.arange(10.0, block_shape=(5,)).persist()
+    first, _ = x._leaf().refs.ravel()
+    crash = executor.submit(all_kernels()["add_blocks"], (first, _ExitsWhenUnpickled()),
+                            device, nbytes=40.0)
+    start = time.monotonic()
+    with pytest.raises(ray.exceptions.RayActorError) as info:
+        executor.get([crash], timeout=50)
+    # the actor answered again after its restarts: no wait for a lost node (30 s)
+    assert time.monotonic() - start < 25
+    assert any("killed its worker process" in n for n in getattr(info.value, "__notes__", []))
+    assert float((x + 1).sum()) == 55.0
+
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", list(FAILURES))

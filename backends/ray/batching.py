@@ -1,6 +1,6 @@
-"""Kernels staged on the driver and sent to Ray in batches, one Ray task per batch.
+"""Kernels staged on the driver and sent to Ray in batches, one worker-actor call per batch.
 
-A Ray task round trip costs milliseconds here (scheduling, a worker lease, storing outputs),
+A Ray call round trip costs milliseconds here (scheduling, a worker lease, storing outputs),
 a NumPy kernel on a cache-sized block far less, so one task per block kernel spends most of a
 small job in Ray. The executor therefore *stages* what :meth:`submit` is given and sends it at
 :meth:`flush` (the lowering flushes after every array node) as batches:
@@ -13,9 +13,10 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   of the node (more when a batch would exceed :data:`KERNELS_PER_BATCH` kernels or
   :data:`BATCH_BYTES` of outputs: a worker holds a batch's outputs until it ends), of
   near-equal output bytes (from the lowering's ``nbytes`` hints: a ragged edge block costs
-  less). Each batch holds one CPU, so the batches of a group run side by side in separate
-  worker processes and also store their outputs in parallel (Ray stores a task's outputs one
-  after the other, about 2 ms per MB on this VM). Threads in one task were tried: one round
+  less). A node has one worker actor per CPU (:mod:`nums.backends.ray.pool`), so the batches
+  of a group run side by side in separate processes and also store their outputs in parallel
+  (Ray stores a call's outputs one after the other, about 2 ms per MB on this VM). Threads in
+  one task were tried: one round
   trip less for a small reduction (a few ms), but kernels that evaluate fused elementwise
   programs tile by tile then contend for the GIL (the logistic-regression Hessian ran
   15-40% slower).
@@ -23,8 +24,8 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   that batch's outputs directly and the others' (:class:`~nums.backends.ray.tasks.BatchPeer`)
   with ``ray.get`` when it runs. Batches are sent in order and read only batches sent before
   them, so none waits on another in a cycle.
-- Each output is still its own Ray object (``num_returns``), freed with its last reference,
-  and lineage reconstruction re-runs the batch that made it (kernels are pure).
+- Each output is still its own Ray object (``num_returns``), freed with its last reference;
+  a batch whose worker died is run again (kernels are pure).
 
 Until its batch is sent an output is a :class:`BlockRef` without an ObjectRef; the BlockRef
 stays the block's ref in nums (the executor unwraps it), so arrays built by the lowering

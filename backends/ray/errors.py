@@ -75,7 +75,7 @@ def _system_errors() -> tuple[type[BaseException], ...]:
     import ray.exceptions as rex
 
     names = ("ObjectLostError", "TaskUnschedulableError", "WorkerCrashedError", "NodeDiedError",
-             "RaySystemError", "LocalRayletDiedError")
+             "RaySystemError", "LocalRayletDiedError", "RayActorError", "ActorUnschedulableError")
     return tuple(getattr(rex, n) for n in names if hasattr(rex, n))
 
 

@@ -2,16 +2,18 @@
 
 - **Devices.** ``Device(i, "cpu", 0)`` for the i-th alive node with CPUs, nodes sorted by node
   id (a fixed order for a given cluster). ``cluster_shape`` arranges them as on any backend.
-- **Tasks.** Kernels are staged by :meth:`RayExecutor.submit` and sent by
-  :meth:`RayExecutor.flush` in batches (:mod:`nums.backends.ray.batching`): one Ray task of
-  the generic remote function :func:`nums.backends.ray.tasks.run_batch` runs several kernels
-  of one node, one task per CPU of the node at a time, each output its own Ray object. The
+- **Workers.** Kernels are staged by :meth:`RayExecutor.submit` and sent by
+  :meth:`RayExecutor.flush` in batches (:mod:`nums.backends.ray.batching`). A batch is one
+  method call on a worker actor (:mod:`nums.backends.ray.pool`: one actor per CPU of each
+  node, created when the session starts and pinned with
+  ``NodeAffinitySchedulingStrategy(node, soft=False)``), which runs several kernels of one node
+  (:func:`nums.backends.ray.tasks.run_batch`), each output its own Ray object. A node thus runs
+  as many batches at once as it has CPUs, and block creation happens on the owning node. The
   :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
-  registry. A task is pinned with ``NodeAffinitySchedulingStrategy(node, soft=False)``, so it
-  runs where nums placed it; block creation therefore happens on the owning node. Every task
-  may be retried ``max_retries`` times when its worker or node dies (kernels are pure), but a
-  kernel's own exception is never retried. Tasks are named ``nums.<first kernel>`` (with
-  ``+N`` for N more), which is what ``ps`` and Ray's dashboard show for a busy worker.
+  registry. A batch whose actor process died is retried ``max_retries`` times on the restarted
+  actor (kernels are pure), but a kernel's own exception is never retried. Batches are named
+  ``nums.<first kernel>`` (with ``+N`` for N more), which is what ``ps``, the timeline and
+  Ray's dashboard show for a busy worker.
 - **Refs** are :class:`~nums.backends.ray.batching.BlockRef` (computed blocks: an ObjectRef
   once sent) or ObjectRefs (:meth:`put`); Ray resolves ObjectRefs at the top level of a task's
   arguments, and numpy blocks are read zero-copy from the node's object store. Blocks are freed
@@ -47,8 +49,9 @@ from nums.backends.ray.errors import (
     translate_error,
     unwrap_task_error,
 )
+from nums.backends.ray.pool import WorkerPool
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
-from nums.backends.ray.tasks import BatchItem, probe_worker, run_batch
+from nums.backends.ray.tasks import BatchItem
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
@@ -58,11 +61,12 @@ __all__ = ["RayExecutor"]
 DEFAULT_MAX_RETRIES = 3
 START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
 NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
+NODE_DEATH_DETECTION_S = 30.0  # Ray declares a node dead after ~15 s of failed health checks
 _DEFAULT_ERRSTATE = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
 class RayExecutor:
-    """Runs nums kernels as Ray tasks pinned to nodes.
+    """Runs nums kernels in batches on worker actors pinned to Ray nodes.
 
     Use :meth:`start` (what ``nums.init(backend="ray")`` calls) rather than the constructor,
     which expects Ray to be running already.
@@ -97,8 +101,7 @@ class RayExecutor:
         self._strategies = [NodeAffinitySchedulingStrategy(n.node_id, soft=False)
                             for n in self.nodes]
         self._slots = [max(1, int(n.cpus)) for n in self.nodes]
-        self._remote = ray.remote(run_batch)
-        self._options: dict[tuple[int, int, str], Any] = {}
+        self._pool = WorkerPool(self._strategies, self._slots, max_retries=self.max_retries)
         self._staged: list[StagedKernel] = []
         self.batches_sent = 0  # Ray tasks sent for kernels, and the kernels in them
         self.kernels_sent = 0
@@ -165,13 +168,10 @@ class RayExecutor:
         return executor
 
     def _check_workers(self) -> None:
-        """Run one probe task per node: workers import nums and run where they are pinned."""
+        """Start the worker actors and probe each: they import nums and run where pinned."""
         ray = self._ray
-        probe = ray.remote(probe_worker)
-        refs = [probe.options(scheduling_strategy=s, name="nums.start").remote()
-                for s in self._strategies]
         try:
-            infos = ray.get(refs, timeout=START_TIMEOUT_S)
+            infos = self._pool.probe(START_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError:
             raise RuntimeError(f"Ray workers did not start within {START_TIMEOUT_S:.0f} s on "
                                f"{', '.join(n.describe() for n in self.nodes)}") from None
@@ -180,10 +180,11 @@ class RayExecutor:
             raise RuntimeError(f"Ray workers cannot run nums ({type(cause).__name__}: {cause}); "
                                "install nums on every node or pass runtime_env= to "
                                "nums.init") from cause
-        for node, info in zip(self.nodes, infos):
-            if info["node_id"] != node.node_id:  # pragma: no cover - Ray guarantees this
-                raise RuntimeError(f"a task pinned to {node.describe()} ran on node "
-                                   f"{info['node_id']}")
+        for node, node_infos in zip(self.nodes, infos):
+            for info in node_infos:
+                if info["node_id"] != node.node_id:  # pragma: no cover - Ray guarantees this
+                    raise RuntimeError(f"a worker pinned to {node.describe()} ran on node "
+                                       f"{info['node_id']}")
 
     # -- the protocol --------------------------------------------------------------------
     def devices(self) -> Sequence[Device]:
@@ -249,17 +250,9 @@ class RayExecutor:
                     block.task = None
 
     def _batch_task(self, node: int, num_returns: int, first: str, count: int) -> Any:
-        """The batch remote function with these options (cached)."""
+        """The ``run`` method of the node's next worker actor, with these options."""
         name = f"nums.{first}" if count == 1 else f"nums.{first}+{count - 1}"
-        key = (node, num_returns, name)
-        fn = self._options.get(key)
-        if fn is None:
-            if len(self._options) > 4096:
-                self._options.clear()
-            fn = self._options[key] = self._remote.options(
-                num_returns=num_returns, scheduling_strategy=self._strategies[node],
-                max_retries=self.max_retries, retry_exceptions=False, name=name)
-        return fn
+        return self._pool.run_method(node, num_returns, name)
 
     def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
         """Wait for ``refs`` (one ``ray.get``) and return their values.
@@ -310,11 +303,29 @@ class RayExecutor:
             remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
             return ray.get(refs, timeout=remaining)
         except ray.exceptions.RayError as err:
-            raise translate_error(err, self.lost_nodes) from None
+            raise self._translate(err) from None
         finally:
             if self._job_start is not None:  # a get that submitted nothing is no new job
                 self.last_job = (self._job_start, time.time())
                 self._job_start = None
+
+    def _translate(self, err: BaseException) -> BaseException:
+        """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
+
+        A batch's retries can run out while its actor does not answer, before Ray has seen
+        that the actor's node died. Then the actor is asked once more: if it answers, the
+        batch itself killed its worker process and Ray's error stands; if not, the node is
+        given Ray's detection time to show up as lost.
+        """
+        error = translate_error(err, self.lost_nodes)
+        if isinstance(error, self._ray.exceptions.ActorUnavailableError):
+            if self._pool.answers(error.actor_id, NODE_DEATH_DETECTION_S):
+                error.add_note(f"a nums batch killed its worker process on each of its "
+                               f"{self.max_retries + 1} tries (a crash in a kernel or in "
+                               "unpickling its arguments, or the OOM killer)")
+            else:
+                error = translate_error(err, self.lost_nodes)
+        return error
 
     def free(self, refs: Sequence[Any]) -> None:
         """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""
@@ -325,10 +336,11 @@ class RayExecutor:
         if self._closed:
             return
         self._closed = True
-        self._options.clear()
         self._staged.clear()
-        if self.owns_ray and self._ray.is_initialized():
-            self._ray.shutdown()
+        if self._ray.is_initialized():
+            self._pool.shutdown()
+            if self.owns_ray:
+                self._ray.shutdown()
         self._quiet.remove()
 
     # -- nodes ---------------------------------------------------------------------------

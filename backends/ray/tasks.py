@@ -1,17 +1,16 @@
 """What runs inside a Ray worker: batches of kernels and the start-up probe.
 
 Kernels travel as :class:`~nums.runtime.executor.Kernel` objects, which pickle by name and are
-resolved in the worker's own kernel registry, so one remote function runs every kernel. The
-executor sends the kernels of one node in *batches* (:func:`run_batch`): one Ray task runs
-several kernels in order and returns every kernel's output as a separate object. A Ray task
-round trip costs milliseconds; a kernel call in a batch costs microseconds. This module
-imports Ray only to read a block of a batch sent alongside (:class:`BatchPeer`); the executor
-wraps these functions with ``ray.remote`` when it starts.
+resolved in the worker's own kernel registry, so one function runs every kernel. The
+executor sends the kernels of one node in *batches* (:func:`run_batch`): one call on a worker
+actor (:mod:`nums.backends.ray.pool`) runs several kernels in order and returns every
+kernel's output as a separate object. A Ray call round trip costs milliseconds; a kernel call
+in a batch costs microseconds. This module imports Ray only to read a block of a batch sent
+alongside (:class:`BatchPeer`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any, NamedTuple
 
@@ -72,33 +71,14 @@ def run_batch(items: tuple[BatchItem, ...], *refs: Any) -> Any:
     """
     results: list[Any] = []
     outputs: list[Any] = []
-    try:
-        for item in items:
-            result = _run_item(item, refs, results)
-            results.append(result)
-            if item.num_returns == 1:
-                outputs.append(result)
-            else:
-                outputs.extend(result)
-    except BaseException:
-        _read_failed_peers(items)
-        raise
+    for item in items:
+        result = _run_item(item, refs, results)
+        results.append(result)
+        if item.num_returns == 1:
+            outputs.append(result)
+        else:
+            outputs.extend(result)
     return outputs[0] if len(outputs) == 1 else outputs
-
-
-def _read_failed_peers(items: tuple[BatchItem, ...], wait_s: float = 0.5) -> None:
-    """Read (and drop) the failures among this batch's peer blocks: a failed Ray object that
-    nobody reads is logged by the worker as an unhandled error, beside the error the caller
-    gets anyway. Peers still running after ``wait_s`` are left alone."""
-    peers = [a.ref for item in items for a in item.args if type(a) is BatchPeer]
-    if not peers:
-        return
-    import ray
-
-    ready, _ = ray.wait(peers, num_returns=len(peers), timeout=wait_s, fetch_local=False)
-    for ref in ready:
-        with contextlib.suppress(Exception):  # its failure was reported by its own batch
-            ray.get(ref)
 
 
 def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
