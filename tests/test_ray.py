@@ -524,6 +524,44 @@ def test_local_ray_started_and_stopped_by_nums():
     assert "ray after shutdown: False" in out
 
 
+@pytest.mark.timeout(150)
+def test_joins_through_a_ray_client_address(session):
+    """``ray://`` (Ray Client): a client server on the harness's Ray; nums runs in another
+    process that joins through it and leaves Ray running at shutdown."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Ray's own clusters use token authentication by default; its client reads the token
+    # only when told to
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMS_", "RAY_ADDRESS"))}
+    env.setdefault("RAY_AUTH_MODE", "token")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ray.util.client.server", "--mode", "legacy", "--host",
+         "127.0.0.1", "--port", str(port), "--address",
+         ray.get_runtime_context().gcs_address],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+            import numpy as np, nums, nums.numpy as nps
+            session = nums.init(backend="ray", address="ray://127.0.0.1:{port}")
+            print("owns:", session.executor.owns_ray, "devices:", len(session.devices))
+            a = np.arange(4000.0).reshape(40, 100)
+            x = nps.array(a, block_shape=(10, 100))
+            print("sum ok:", float((x * 2).sum()) == (a * 2).sum())
+            print("gram ok:", np.allclose((x.T @ x).get(), a.T @ a))
+            nums.shutdown()
+        """)], capture_output=True, text=True, timeout=120, env=env, cwd=os.getcwd())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = result.stdout
+    assert "owns: False devices: 1" in out, result
+    assert "sum ok: True" in out and "gram ok: True" in out, result
+    assert float(nps.arange(10.0).sum()) == 45.0  # the harness's own session is intact
+
+
 # -- several nodes (last: the harness swaps the single node for a cluster) -----------------
 
 class _Probe(Kernel):

@@ -144,6 +144,11 @@ def connect(address: str | None, *, num_cpus: int | None, object_store_memory: i
     except (ValueError, TypeError):
         raise
     except Exception as exc:  # Ray raises several types for a cluster it cannot join
-        raise ConnectionError(f"cannot connect to the Ray cluster at {address!r}: {exc}") \
+        hint = ""
+        if address.startswith("ray://") and "RAY_AUTH_MODE" not in os.environ:
+            hint = ("; if the cluster uses token authentication (the default of a Ray it "
+                    "started itself), set RAY_AUTH_MODE=token and its token in RAY_AUTH_TOKEN "
+                    "or ~/.ray/auth_token: Ray's client does not look for a token otherwise")
+        raise ConnectionError(f"cannot connect to the Ray cluster at {address!r}: {exc}{hint}") \
             from None
     return False
