@@ -312,20 +312,27 @@ class RayExecutor:
     def _translate(self, err: BaseException) -> BaseException:
         """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
 
-        A batch's retries can run out while its actor does not answer, before Ray has seen
-        that the actor's node died. Then the actor is asked once more: if it answers, the
-        batch itself killed its worker process and Ray's error stands; if not, the node is
-        given Ray's detection time to show up as lost.
+        A batch's retries can run out while its actor does not answer, well before Ray has
+        seen that the actor's node died (health checks take ~15 s). Then the actor is probed
+        until it answers, dies, or its node shows up as lost, for at most
+        :data:`NODE_DEATH_DETECTION_S`: an actor that answers again was restarted after the
+        batch itself killed its worker process, and Ray's error stands.
         """
         error = translate_error(err, self.lost_nodes)
-        if isinstance(error, self._ray.exceptions.ActorUnavailableError):
-            if self._pool.answers(error.actor_id, NODE_DEATH_DETECTION_S):
+        if not isinstance(error, self._ray.exceptions.ActorUnavailableError):
+            return error
+        deadline = time.monotonic() + NODE_DEATH_DETECTION_S
+        while time.monotonic() < deadline and not self.lost_nodes():
+            answer = self._pool.ping(error.actor_id, min(2.0, deadline - time.monotonic()))
+            if answer:
                 error.add_note(f"a nums batch killed its worker process on each of its "
                                f"{self.max_retries + 1} tries (a crash in a kernel or in "
                                "unpickling its arguments, or the OOM killer)")
-            else:
-                error = translate_error(err, self.lost_nodes)
-        return error
+                return error
+            if answer is False:
+                break
+            time.sleep(0.25)
+        return translate_error(err, self.lost_nodes)
 
     def free(self, refs: Sequence[Any]) -> None:
         """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""

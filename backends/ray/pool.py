@@ -134,18 +134,28 @@ class WorkerPool:
             at += len(node)
         return out
 
-    def answers(self, actor_id: str | None, timeout: float) -> bool:
-        """Whether the actor with hex id ``actor_id`` answers a probe within ``timeout`` s
-        (after a restart, if it is restarting); False for an unknown actor."""
+    def ping(self, actor_id: str | None, timeout: float) -> bool | None:
+        """Ask the actor with hex id ``actor_id`` to answer a probe, once (no retries).
+
+        Returns
+        -------
+        bool or None
+            True when it answered within ``timeout`` seconds, None when it did not answer
+            (unreachable, restarting, busy), False when Ray says it died for good or the id
+            is not one of this pool's actors.
+        """
         ray = self._ray
         actor = next((a for actors in self.actors for a in actors
                       if a._actor_id.hex() == actor_id), None)
         if actor is None:
             return False
         try:
-            ray.get(actor.probe.options(name="nums.probe").remote(), timeout=timeout)
-        except (ray.exceptions.RayError, TimeoutError):
+            ray.get(actor.probe.options(name="nums.probe", max_task_retries=0).remote(),
+                    timeout=timeout)
+        except ray.exceptions.ActorDiedError:
             return False
+        except (ray.exceptions.RayError, TimeoutError):
+            return None
         return True
 
     def shutdown(self) -> None:
