@@ -20,10 +20,15 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   trip less for a small reduction (a few ms), but kernels that evaluate fused elementwise
   programs tile by tile then contend for the GIL (the logistic-regression Hessian ran
   15-40% slower).
-- A kernel that reads outputs of its group joins the batch of the last of them: it reads
-  that batch's outputs directly and the others' (:class:`~nums.backends.ray.tasks.BatchPeer`)
-  with ``ray.get`` when it runs. Batches are sent in order and read only batches sent before
-  them, so none waits on another in a cycle.
+- A kernel that reads outputs of one batch of its group joins that batch (it reads them
+  directly). A kernel that reads several batches of its group (a merge) goes to the group's
+  *tail*, one more batch sent after the others, which gets their outputs as top-level
+  ObjectRefs: Ray sends it to its actor only once they exist. A worker never waits inside a
+  batch for another batch: an actor runs one call at a time, and Ray runs the calls that it
+  retries after restarting an actor out of order, so such a wait could block the very call it
+  waits for (a hang found in review; the earlier task version could wait, since a blocked
+  task frees its CPU and Ray starts another worker). Batches are sent in order and read only
+  batches sent before them.
 - Each output is still its own Ray object (``num_returns``), freed with its last reference;
   a batch whose worker died is run again (kernels are pure).
 
@@ -40,7 +45,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput, BatchPeer
+from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput
 
 __all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "BATCH_BYTES", "form_batches",
            "encode_batch", "resolve", "mark_unsent"]
@@ -110,12 +115,21 @@ def form_batches(staged: list[StagedKernel], cpus: Callable[[int], int]
         runs = max(min(cpus(node), len(first)), -(-len(first) // KERNELS_PER_BATCH),
                    min(len(first), math.ceil(nbytes / BATCH_BYTES)))
         batches = _balanced(first, runs)
+        tail: list[StagedKernel] = []
         for task in tasks:
-            if task.batch < 0:  # reads its group: joins the last batch it reads
-                task.batch = max(r.batch for r in task.reads if id(r) in same)
+            if task.batch >= 0:
+                continue
+            read = {r.batch for r in task.reads if id(r) in same}
+            if len(read) == 1 and runs not in read:  # reads one batch only: joins it
+                task.batch = read.pop()
                 batches[task.batch].append(task)
+            else:  # reads several batches (or the tail): the tail, sent after them
+                task.batch = runs
+                tail.append(task)
         for batch in batches:
             yield node, batch
+        if tail:
+            yield node, tail
 
 
 def _balanced(tasks: list[StagedKernel], runs: int) -> list[list[StagedKernel]]:
@@ -136,9 +150,8 @@ def _balanced(tasks: list[StagedKernel], runs: int) -> list[list[StagedKernel]]:
 
 def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any], Any]
                  ) -> tuple[tuple[BatchItem, ...], list[Any]]:
-    """The batch's items (reads of earlier groups as :class:`BatchArg`, of this batch as
-    :class:`BatchOutput`, of other batches of its group as :class:`BatchPeer`) and the
-    ObjectRefs to pass at the top level of the Ray task."""
+    """The batch's items (reads of this batch as :class:`BatchOutput`, of earlier batches as
+    :class:`BatchArg`) and the ObjectRefs to pass at the top level of the actor call."""
     refs: list[Any] = []
     ref_index: dict[Any, int] = {}
     stored: dict[int, Any] = {}  # id of a large NumPy argument -> its ObjectRef
@@ -151,11 +164,8 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
             if type(a) is BlockRef:
                 source = a.task
                 if source is not None and source.level == task.level and \
-                        source.node == task.node:  # of this group
-                    if source.batch == batch:
-                        args.append(BatchOutput(source.slot, a.position))
-                    else:
-                        args.append(BatchPeer(a.ref))
+                        source.node == task.node and source.batch == batch:
+                    args.append(BatchOutput(source.slot, a.position))
                     continue
                 a = a.ref
             elif type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:

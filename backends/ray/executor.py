@@ -303,31 +303,35 @@ class RayExecutor:
             remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
             return ray.get(refs, timeout=remaining)
         except ray.exceptions.RayError as err:
-            raise self._translate(err) from None
+            raise self._translate(err, None if timeout is None else started + timeout) \
+                from None
         finally:
             if self._job_start is not None:  # a get that submitted nothing is no new job
                 self.last_job = (self._job_start, time.time())
                 self._job_start = None
 
-    def _translate(self, err: BaseException) -> BaseException:
+    def _translate(self, err: BaseException, deadline: float | None) -> BaseException:
         """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
 
         A batch's retries can run out while its actor does not answer, well before Ray has
         seen that the actor's node died (health checks take ~15 s). Then the actor is probed
         until it answers, dies, or its node shows up as lost, for at most
-        :data:`NODE_DEATH_DETECTION_S`: an actor that answers again was restarted after the
-        batch itself killed its worker process, and Ray's error stands.
+        :data:`NODE_DEATH_DETECTION_S` and never past ``deadline`` (the get's own timeout,
+        ``time.monotonic()`` seconds): an actor that answers again was restarted after its
+        process died on every try of the batch, and Ray's error stands.
         """
         error = translate_error(err, self.lost_nodes)
         if not isinstance(error, self._ray.exceptions.ActorUnavailableError):
             return error
-        deadline = time.monotonic() + NODE_DEATH_DETECTION_S
+        settle = time.monotonic() + NODE_DEATH_DETECTION_S
+        deadline = settle if deadline is None else min(settle, deadline)
         while time.monotonic() < deadline and not self.lost_nodes():
             answer = self._pool.ping(error.actor_id, min(2.0, deadline - time.monotonic()))
             if answer:
-                error.add_note(f"a nums batch killed its worker process on each of its "
-                               f"{self.max_retries + 1} tries (a crash in a kernel or in "
-                               "unpickling its arguments, or the OOM killer)")
+                error.add_note(f"the worker process running this nums batch died on each of "
+                               f"its {self.max_retries + 1} tries (a crash in a kernel or in "
+                               "unpickling arguments, or the OOM killer; a crash also costs "
+                               "a try to the other batches queued on that worker)")
                 return error
             if answer is False:
                 break

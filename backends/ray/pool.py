@@ -14,14 +14,17 @@ What that changes for a Ray cluster, on purpose:
   nums never runs more batches at once than a node has CPUs (one actor per CPU, one batch at
   a time each), but Ray's scheduler does not see that use: Ray tasks of other programs on the
   same nodes share the CPUs with nums.
-- **Faults.** A killed actor process is restarted (``max_restarts=-1``) and the batch it was
-  running is retried up to ``max_retries`` times (``max_task_retries``); a kernel's own
-  exception is never retried. Batch outputs live in the node's object store and survive their
-  worker. An actor pinned to a node that died cannot restart: its batches fail with Ray's
-  actor errors, which the executor reports as a lost node.
-- **Order.** An actor runs its batches one at a time in the order they were sent. A batch
-  only ever waits for batches sent before it (:mod:`nums.backends.ray.batching`), so the
-  oldest unfinished batch can always run and nothing can wait in a cycle.
+- **Faults.** A killed actor process is restarted (``max_restarts=-1``) and the calls it had
+  been sent, the running one and those queued behind it, are retried up to ``max_retries``
+  times each (``max_task_retries``): so, unlike tasks, a batch that kills its worker on every
+  try also uses up tries of the batches queued on the same actor. A kernel's own exception is
+  never retried. Batch outputs live in the node's object store and survive their worker. An
+  actor pinned to a node that died cannot restart: its batches fail with Ray's actor errors,
+  which the executor reports as a lost node.
+- **Order.** An actor runs one call at a time, in the order sent, except that Ray runs the
+  calls it retries after a restart out of order. So a batch never waits for another one while
+  it runs: what it reads from other batches comes as arguments, which Ray resolves before it
+  sends the call (:mod:`nums.backends.ray.batching`).
 
 Batches of a node go to its actors in turn (round robin), so the batches that
 :func:`~nums.backends.ray.batching.form_batches` deals to a node's CPUs for one level run side

@@ -5,8 +5,8 @@ resolved in the worker's own kernel registry, so one function runs every kernel.
 executor sends the kernels of one node in *batches* (:func:`run_batch`): one call on a worker
 actor (:mod:`nums.backends.ray.pool`) runs several kernels in order and returns every
 kernel's output as a separate object. A Ray call round trip costs milliseconds; a kernel call
-in a batch costs microseconds. This module imports Ray only to read a block of a batch sent
-alongside (:class:`BatchPeer`).
+in a batch costs microseconds. A batch never waits for another one while it runs (see
+:mod:`nums.backends.ray.batching`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["run_kernel", "run_batch", "BatchItem", "BatchArg", "BatchOutput", "BatchPeer",
-           "probe_worker"]
+__all__ = ["run_kernel", "run_batch", "BatchItem", "BatchArg", "BatchOutput", "probe_worker"]
 
 
 class BatchArg(NamedTuple):
@@ -35,21 +34,13 @@ class BatchOutput(NamedTuple):
     position: int | None  # None: the item's only output
 
 
-class BatchPeer(NamedTuple):
-    """In a batch item's arguments: an output of another batch of the same group, sent
-    earlier and running beside this one; read (``ray.get``) only when the item runs, so this
-    batch need not wait for the other to finish before it starts."""
-
-    ref: Any
-
-
 class BatchItem(NamedTuple):
     """One kernel call of a batch."""
 
     kernel: Any
     kind: str
     errstate: dict[str, str] | None
-    args: tuple[Any, ...]  # values, BatchArg, BatchOutput and BatchPeer entries
+    args: tuple[Any, ...]  # values, BatchArg and BatchOutput entries
     num_returns: int
 
 
@@ -90,10 +81,6 @@ def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
         elif kind is BatchOutput:
             value = done[a.item]
             a = value if a.position is None else value[a.position]
-        elif kind is BatchPeer:
-            import ray
-
-            a = ray.get(a.ref)
         args.append(a)
     return run_kernel(item.kernel, item.kind, item.errstate, *args)
 
