@@ -11,7 +11,8 @@
   as many batches at once as it has CPUs, and block creation happens on the owning node. The
   :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
   registry. A batch whose actor process died is retried ``max_retries`` times on the restarted
-  actor (kernels are pure), but a kernel's own exception is never retried. Batches are named
+  actor (kernels are pure), as are the batches queued behind it there (see the pool's
+  docstring), but a kernel's own exception is never retried. Batches are named
   ``nums.<first kernel>`` (with ``+N`` for N more), which is what ``ps``, the timeline and
   Ray's dashboard show for a busy worker.
 - **Refs** are :class:`~nums.backends.ray.batching.BlockRef` (computed blocks: an ObjectRef
@@ -103,7 +104,7 @@ class RayExecutor:
         self._slots = [max(1, int(n.cpus)) for n in self.nodes]
         self._pool = WorkerPool(self._strategies, self._slots, max_retries=self.max_retries)
         self._staged: list[StagedKernel] = []
-        self.batches_sent = 0  # Ray tasks sent for kernels, and the kernels in them
+        self.batches_sent = 0  # actor calls sent for kernels, and the kernels in them
         self.kernels_sent = 0
         self._closed = False
         self._quiet = QuietUnhandledErrors()

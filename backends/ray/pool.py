@@ -33,6 +33,7 @@ by side.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -166,8 +167,6 @@ class WorkerPool:
         self._methods.clear()
         for actors in self.actors:
             for actor in actors:
-                try:
+                with contextlib.suppress(Exception):  # the actor or its node is gone already
                     self._ray.kill(actor, no_restart=True)
-                except Exception:  # the actor or its node is gone already
-                    pass
         self.actors = []
