@@ -1,6 +1,6 @@
 """Kernels staged on the driver and sent to Ray in batches, one worker-actor call per batch.
 
-A Ray call round trip costs milliseconds here (scheduling, a worker lease, storing outputs),
+A Ray call round trip costs milliseconds here (submitting, reaching the worker, storing outputs),
 a NumPy kernel on a cache-sized block far less, so one task per block kernel spends most of a
 small job in Ray. The executor therefore *stages* what :meth:`submit` is given and sends it at
 :meth:`flush` (the lowering flushes after every array node) as batches:
@@ -16,10 +16,9 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   less). A node has one worker actor per CPU (:mod:`nums.backends.ray.pool`), so the batches
   of a group run side by side in separate processes and also store their outputs in parallel
   (Ray stores a call's outputs one after the other, about 2 ms per MB on this VM). Threads in
-  one task were tried: one round
-  trip less for a small reduction (a few ms), but kernels that evaluate fused elementwise
-  programs tile by tile then contend for the GIL (the logistic-regression Hessian ran
-  15-40% slower).
+  one call were tried: one round trip less for a small reduction (a few ms), but kernels that
+  evaluate fused elementwise programs tile by tile then contend for the GIL (the
+  logistic-regression Hessian ran 15-40% slower).
 - A kernel that reads outputs of one batch of its group joins that batch (it reads them
   directly). A kernel that reads several batches of its group (a merge) goes to the group's
   *tail*, one more batch sent after the others, which gets their outputs as top-level
