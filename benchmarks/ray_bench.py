@@ -111,9 +111,8 @@ def run_overhead(repeat: int, blocks: int = 2000) -> list[dict[str, Any]]:
     session = nums.init(backend="ray", num_cpus=2)
     x = nps.zeros((blocks * 8,), block_shape=(8,)).persist()
     t_nums = median_time(lambda: (x + 1).get(), repeat) / blocks
-    from nums.backends.ray.batching import resolve
-
-    refs = [resolve(r) for r in x._leaf().refs.ravel()]  # the blocks' ObjectRefs
+    # the same blocks as one Ray object each (nums keeps small blocks in packs of several)
+    refs = [ray.put(block) for block in np.split(x.get(), blocks)]
     add_one = ray.remote(_add_one)
     t_ray = median_time(lambda: ray.get([add_one.remote(r) for r in refs]), repeat) / blocks
     node = session.executor.nodes[0].node_id

@@ -28,10 +28,13 @@ ray = pytest.importorskip("ray")
 from nums.backends.ray.batching import (  # noqa: E402
     BATCH_BYTES,
     KERNELS_PER_BATCH,
+    PACK_BYTES,
+    PACK_MEMBER_BYTES,
     StagedKernel,
     encode_batch,
     form_batches,
     resolve,
+    return_layout,
 )
 from nums.backends.ray.progress import PROGRESS_AFTER_S  # noqa: E402
 from nums.backends.ray.tasks import BatchArg, BatchOutput  # noqa: E402
@@ -145,6 +148,17 @@ def plasma_used_mib() -> float:
     match = re.search(r"Plasma memory usage (\d+(?:\.\d+)?) MiB", text)
     assert match, text
     return float(match.group(1))
+
+
+def settled_plasma_used_mib(timeout: float = 15.0) -> float:
+    """:func:`plasma_used_mib` once it reads the same three times 0.3 s apart (Ray frees the
+    objects of earlier tests in batches, and its summary lags)."""
+    readings = [plasma_used_mib()]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (len(readings) < 3 or len(set(readings[-3:])) > 1):
+        time.sleep(0.3)
+        readings.append(plasma_used_mib())
+    return readings[-1]
 
 
 # -- the executor --------------------------------------------------------------------------
@@ -303,6 +317,25 @@ def test_a_merge_of_several_batches_goes_to_the_tail_batch():
     assert items[1].args == (BatchOutput(0, None),)
 
 
+def test_small_outputs_of_a_batch_share_a_pack():
+    """Outputs up to PACK_MEMBER_BYTES share one Ray object, up to PACK_BYTES a pack; larger
+    ones, those of unknown size and a pack's lone member are objects of their own."""
+    small, big = PACK_MEMBER_BYTES / 4, PACK_MEMBER_BYTES * 2
+    tasks = [_staged(0, nbytes=small), _staged(0, nbytes=big), _staged(0),
+             _staged(0, nbytes=small), _staged(0, nbytes=PACK_MEMBER_BYTES)]
+    layout, places = return_layout(tasks)
+    assert layout == (1, 2, (0, 3, 4))
+    assert places == [(2, 0), (0, None), (1, None), (2, 1), (2, 2)]
+    # every output alone: no layout (the worker returns them in order)
+    assert return_layout([_staged(0, nbytes=big), _staged(0)]) == (None, [(0, None), (1, None)])
+    # a pack holds PACK_BYTES at most; a pack of one would be an object of its own
+    full = int(PACK_BYTES // PACK_MEMBER_BYTES)
+    layout, places = return_layout([_staged(0, nbytes=PACK_MEMBER_BYTES)
+                                    for _ in range(full + 1)])
+    assert layout == (full, tuple(range(full)))
+    assert places == [(1, i) for i in range(full)] + [(0, None)]
+
+
 def test_a_job_is_sent_in_few_ray_tasks(session):
     executor = session.executor
     a = np.arange(4000.0)
@@ -317,6 +350,29 @@ def test_a_job_is_sent_in_few_ray_tasks(session):
     y = (z + 1).persist()  # 4 MiB of outputs: a batch of 8 kernels per CPU
     assert executor.batches_sent - before == 2
     assert_eq(y, b + 1)
+    # ... each returning its 8 small outputs as one Ray object (a pack)
+    assert len({resolve(r) for r in y._leaf().refs.ravel()}) == 2
+
+
+def test_packed_and_lone_outputs_mix_in_batches(session, monkeypatch):
+    """With a pack limit between a ragged array's full and edge blocks, a batch returns the
+    full blocks alone and the edge blocks in a pack; later batches and get() read both."""
+    import nums.backends.ray.batching as batching
+
+    monkeypatch.setattr(batching, "PACK_MEMBER_BYTES", 300_000)  # full 720 KB, edges <= 240 KB
+    a = np.random.default_rng(4).standard_normal((1000, 1000))
+    x = nps.array(a, block_shape=(300, 300))
+    y = (x * 2 + 1).persist()
+    blocks = y._leaf().refs.ravel()
+    assert {b.member is None for b in blocks} == {True, False}
+    assert len({resolve(b) for b in blocks}) < len(blocks)
+    assert_eq(y, a * 2 + 1)
+    assert_eq((y @ y.T).sum(axis=0), ((a * 2 + 1) @ (a * 2 + 1).T).sum(axis=0), rtol=1e-10)
+    assert_eq(nps.sin(y)[::7, 250:], np.sin(a * 2 + 1)[::7, 250:])
+    values = nums.get(y[999, 999], y[:300, :300], y[900:, :])  # a pack's member, lone blocks
+    for got, want in zip(values, ((a * 2 + 1)[999, 999], (a * 2 + 1)[:300, :300],
+                                  (a * 2 + 1)[900:, :])):
+        np.testing.assert_array_equal(got, want)
 
 
 class _Unpicklable:
@@ -434,10 +490,12 @@ def test_get_timeout(session):
 # -- freeing -------------------------------------------------------------------------------
 
 @pytest.mark.timeout(120)
-def test_object_store_usage_returns_to_baseline(session):
+@pytest.mark.parametrize("block", [3_125_000, 250_000], ids=["alone", "packed"])
+def test_object_store_usage_returns_to_baseline(session, block):
+    """200 MB in 8 blocks of 25 MB (a Ray object each) or 100 blocks of 2 MB (in packs)."""
     gc.collect()
-    baseline = plasma_used_mib()
-    x = nps.ones((25_000_000,), block_shape=(3_125_000,)).persist()  # 200 MB in 8 blocks
+    baseline = settled_plasma_used_mib()
+    x = nps.ones((25_000_000,), block_shape=(block,)).persist()
     y = (x * 2).persist()
     assert float(y[-1]) == 2.0
     deadline = time.monotonic() + 30  # Ray's memory summary can lag the last put

@@ -28,8 +28,15 @@ small job in Ray. The executor therefore *stages* what :meth:`submit` is given a
   waits for (a hang found in review; the earlier task version could wait, since a blocked
   task frees its CPU and Ray starts another worker). Batches are sent in order and read only
   batches sent before them.
-- Each output is still its own Ray object (``num_returns``), freed with its last reference;
-  a batch whose worker died is run again (kernels are pure).
+- A batch returns its outputs as Ray objects (``num_returns``), freed with their last
+  reference; a batch whose worker died is run again (kernels are pure). Small outputs share
+  one object, a *pack* (:func:`return_layout`): Ray spends about a millisecond on each object
+  it stores in the object store here (creating, sealing and pinning it), whatever its size, so
+  a batch of eight 1 MiB outputs spent 12 ms storing them one by one and 4 ms as one pack.
+  A pack holds outputs of at most :data:`PACK_MEMBER_BYTES` each (as far as the lowering's
+  ``nbytes`` hints tell; outputs of unknown size stay alone) and :data:`PACK_BYTES` in all:
+  its members are freed together, with the last reference to any of them, and a read from
+  another node moves the whole pack, so large blocks stay one object each.
 
 Until its batch is sent an output is a :class:`BlockRef` without an ObjectRef; the BlockRef
 stays the block's ref in nums (the executor unwraps it), so arrays built by the lowering
@@ -46,23 +53,28 @@ from typing import Any
 import numpy as np
 from nums.backends.ray.tasks import BatchArg, BatchItem, BatchOutput
 
-__all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "BATCH_BYTES", "form_batches",
-           "encode_batch", "resolve", "mark_unsent"]
+__all__ = ["BlockRef", "StagedKernel", "KERNELS_PER_BATCH", "BATCH_BYTES", "PACK_MEMBER_BYTES",
+           "PACK_BYTES", "form_batches", "encode_batch", "return_layout", "resolve",
+           "mark_unsent"]
 
 # At most this many independent kernels, and output bytes (as far as known), per batch: a
 # worker holds a batch's outputs until the batch ends.
 KERNELS_PER_BATCH = 8
 BATCH_BYTES = 256 * 2**20
 INLINE_MAX_BYTES = 64 * 1024  # larger NumPy arguments go through the object store
+# Outputs up to this size share a Ray object with others of their batch, up to PACK_BYTES.
+PACK_MEMBER_BYTES = 4 * 2**20
+PACK_BYTES = 16 * 2**20
 
 
 class BlockRef:
     """A block computed on Ray: its ObjectRef once the batch that computes it was sent."""
 
-    __slots__ = ("ref", "task", "position", "unsent")
+    __slots__ = ("ref", "member", "task", "position", "unsent")
 
     def __init__(self, task: StagedKernel, position: int | None) -> None:
         self.ref: Any = None
+        self.member: int | None = None  # its index in the pack ``ref``; None: ref is the block
         self.task: StagedKernel | None = task
         self.position = position  # which output of the kernel; None: its only one
         self.unsent: BaseException | None = None  # why its batch was never sent
@@ -166,7 +178,13 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
                         source.node == task.node and source.batch == batch:
                     args.append(BatchOutput(source.slot, a.position))
                     continue
-                a = a.ref
+                member, a = a.member, a.ref
+                k = ref_index.get(a)
+                if k is None:
+                    k = ref_index[a] = len(refs)
+                    refs.append(a)
+                args.append(BatchArg(k, member))
+                continue
             elif type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:
                 ref = stored.get(id(a))
                 if ref is None:
@@ -183,8 +201,52 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
     return tuple(items), refs
 
 
+def return_layout(tasks: list[StagedKernel]
+                  ) -> tuple[tuple[Any, ...] | None, list[tuple[int, int | None]]]:
+    """How a batch of ``tasks`` returns its outputs (see the module docstring on packs).
+
+    Returns
+    -------
+    layout : tuple or None
+        For :func:`~nums.backends.ray.tasks.run_batch`: per returned object, an output's
+        position or a tuple of positions (a pack); None when every output is alone.
+    places : list of (int, int or None)
+        Per output, in order: which returned object holds it, and its index in that pack
+        (None: the object is the output).
+    """
+    alone: list[int] = []
+    packs: list[list[int]] = []
+    packed = 0.0
+    position = 0
+    for task in tasks:
+        n = task.item.num_returns
+        each = None if task.nbytes is None else task.nbytes / n
+        for _ in range(n):
+            if each is None or each > PACK_MEMBER_BYTES:
+                alone.append(position)
+            else:
+                if not packs or packed + each > PACK_BYTES:
+                    packs.append([])
+                    packed = 0.0
+                packs[-1].append(position)
+                packed += each
+            position += 1
+    alone += [pack[0] for pack in packs if len(pack) == 1]
+    packs = [pack for pack in packs if len(pack) > 1]
+    places: list[tuple[int, int | None]] = [(0, None)] * position
+    for r, p in enumerate(alone):
+        places[p] = (r, None)
+    for r, pack in enumerate(packs, len(alone)):
+        for member, p in enumerate(pack):
+            places[p] = (r, member)
+    if not packs:
+        return None, places
+    return tuple(alone) + tuple(tuple(pack) for pack in packs), places
+
+
 def resolve(ref: Any) -> Any:
-    """The ObjectRef behind a sent :class:`BlockRef`; anything else as it is.
+    """The ObjectRef behind a sent :class:`BlockRef` (its pack's, for a block in a pack);
+    anything else as it is.
 
     Raises
     ------

@@ -7,7 +7,8 @@
   method call on a worker actor (:mod:`nums.backends.ray.pool`: one actor per CPU of each
   node, created when the session starts and pinned with
   ``NodeAffinitySchedulingStrategy(node, soft=False)``), which runs several kernels of one node
-  (:func:`nums.backends.ray.tasks.run_batch`), each output its own Ray object. A node thus runs
+  (:func:`nums.backends.ray.tasks.run_batch`), each output its own Ray object or, when small,
+  in a pack of several (see :mod:`~nums.backends.ray.batching`). A node thus runs
   as many batches at once as it has CPUs, and block creation happens on the owning node. The
   :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
   registry. A batch whose actor process died is retried ``max_retries`` times on the restarted
@@ -36,11 +37,13 @@ from typing import Any
 
 import numpy as np
 from nums.backends.ray.batching import (
+    BlockRef,
     StagedKernel,
     encode_batch,
     form_batches,
     mark_unsent,
     resolve,
+    return_layout,
 )
 from nums.backends.ray.cluster import RayNode, alive_node_ids, alive_nodes, connect
 from nums.backends.ray.errors import (
@@ -230,18 +233,18 @@ class RayExecutor:
         try:
             for node, tasks in form_batches(staged, self._slots.__getitem__):
                 items, refs = encode_batch(tasks, ray.ObjectRef, ray.put)
-                total = sum(item.num_returns for item in items)
+                layout, places = return_layout(tasks)
+                total = len(places) if layout is None else len(layout)
                 out = self._batch_task(node, total, items[0].kernel.name,
-                                       len(items)).remote(items, *refs)
+                                       len(items)).remote(items, layout, *refs)
                 self.batches_sent += 1
                 self.kernels_sent += len(items)
                 if total == 1:
                     out = [out]
-                at = 0
-                for task in tasks:
-                    for block in task.outputs:
-                        block.ref = out[at]
-                        at += 1
+                blocks = (block for task in tasks for block in task.outputs)
+                for block, (at, member) in zip(blocks, places):
+                    block.ref = out[at]
+                    block.member = member
         except BaseException as exc:
             mark_unsent(staged, exc)
             raise
@@ -279,17 +282,21 @@ class RayExecutor:
         """
         if self._staged:
             self.flush()
+        members = [r.member if type(r) is BlockRef else None for r in refs]
         refs = [resolve(r) for r in refs]
         if not refs:
             return []
         ray = self._ray
         ref_type = ray.ObjectRef
-        if not all(isinstance(r, ref_type) for r in refs):
-            positions = [i for i, r in enumerate(refs) if isinstance(r, ref_type)]
-            out = list(refs)
-            for i, value in zip(positions, self.get([refs[i] for i in positions], timeout)):
-                out[i] = value
-            return out
+        if any(m is not None for m in members) or \
+                not all(isinstance(r, ref_type) for r in refs):
+            index: dict[Any, int] = {}  # each object once, also a pack of several blocks
+            for r in refs:
+                if isinstance(r, ref_type):
+                    index.setdefault(r, len(index))
+            values = self.get(list(index), timeout)
+            return [(values[index[r]] if m is None else values[index[r]][m])
+                    if isinstance(r, ref_type) else r for r, m in zip(refs, members)]
         started = time.monotonic()
         try:
             first = PROGRESS_AFTER_S if timeout is None else min(PROGRESS_AFTER_S, timeout)

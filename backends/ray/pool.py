@@ -55,9 +55,10 @@ class BatchWorker:
     def __init__(self) -> None:
         os.environ["RAY_IGNORE_UNHANDLED_ERRORS"] = "1"  # read by Ray at each failed object
 
-    def run(self, items: tuple[Any, ...], *refs: Any) -> Any:
-        """Run one batch; return its outputs (one Ray object each)."""
-        return run_batch(items, *refs)
+    def run(self, items: tuple[Any, ...], layout: tuple[Any, ...] | None, *refs: Any) -> Any:
+        """Run one batch; return its outputs as ``layout`` says (one Ray object each, or
+        packs of several)."""
+        return run_batch(items, layout, *refs)
 
     def probe(self) -> dict[str, Any]:
         """Where this actor runs (see :func:`~nums.backends.ray.tasks.probe_worker`)."""
@@ -100,14 +101,14 @@ class WorkerPool:
         node : int
             Index of the node.
         num_returns : int
-            Outputs of the batch.
+            Objects the batch returns.
         name : str
             Task name that Ray's dashboard, timeline and the process title show.
 
         Returns
         -------
         ray.actor.ActorMethod
-            Call ``.remote(items, *refs)`` on it.
+            Call ``.remote(items, layout, *refs)`` on it.
         """
         actors = self.actors[node]
         turn = self._turn[node]

@@ -20,10 +20,12 @@ __all__ = ["run_kernel", "run_batch", "BatchItem", "BatchArg", "BatchOutput", "p
 
 
 class BatchArg(NamedTuple):
-    """In a batch item's arguments: the batch task's ``index``-th top-level argument (an
-    ObjectRef that Ray resolved before the task started)."""
+    """In a batch item's arguments: the batch call's ``index``-th top-level argument (an
+    ObjectRef that Ray resolved before the call started), or its ``member``-th entry when that
+    object is a *pack* of several blocks (see :mod:`nums.backends.ray.batching`)."""
 
     index: int
+    member: int | None = None
 
 
 class BatchOutput(NamedTuple):
@@ -44,21 +46,25 @@ class BatchItem(NamedTuple):
     num_returns: int
 
 
-def run_batch(items: tuple[BatchItem, ...], *refs: Any) -> Any:
-    """Run a batch of kernels in order; return every output in item order.
+def run_batch(items: tuple[BatchItem, ...], layout: tuple[Any, ...] | None, *refs: Any
+              ) -> Any:
+    """Run a batch of kernels in order; return their outputs as ``layout`` says.
 
     Parameters
     ----------
     items : tuple of BatchItem
         The kernel calls, each after the items whose outputs it reads.
+    layout : tuple or None
+        What the call returns, one entry per Ray object: an output's position (in item
+        order), or a tuple of positions for a pack (a list of those outputs, one object).
+        None: every output on its own.
     *refs
         The blocks the items read from earlier batches (resolved by Ray, zero-copy).
 
     Returns
     -------
     object or list
-        The single output, or a list of every item's outputs in order (Ray stores each as
-        its own object).
+        The single return, or a list of them (Ray stores each as its own object).
     """
     results: list[Any] = []
     outputs: list[Any] = []
@@ -69,6 +75,8 @@ def run_batch(items: tuple[BatchItem, ...], *refs: Any) -> Any:
             outputs.append(result)
         else:
             outputs.extend(result)
+    if layout is not None:
+        outputs = [outputs[r] if type(r) is int else [outputs[i] for i in r] for r in layout]
     return outputs[0] if len(outputs) == 1 else outputs
 
 
@@ -77,7 +85,7 @@ def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
     for a in item.args:
         kind = type(a)
         if kind is BatchArg:
-            a = refs[a.index]
+            a = refs[a.index] if a.member is None else refs[a.index][a.member]
         elif kind is BatchOutput:
             value = done[a.item]
             a = value if a.position is None else value[a.position]
