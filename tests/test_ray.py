@@ -340,10 +340,11 @@ def test_a_job_is_sent_in_few_ray_tasks(session):
     executor = session.executor
     a = np.arange(4000.0)
     x = nps.array(a, block_shape=(250,)).persist()  # 16 blocks
-    before = executor.batches_sent, executor.kernels_sent
+    before = executor.batches_sent, executor.kernels_sent, executor.kernels_in_driver
     assert_eq(nps.sqrt(x * 2 + 1).sum(), np.sqrt(a * 2 + 1).sum())
-    # one node with 2 CPUs: a kernel per CPU reduces 8 blocks, a tail batch merges
-    assert (executor.batches_sent - before[0], executor.kernels_sent - before[1]) == (3, 3)
+    # one node with 2 CPUs: a kernel per CPU reduces 8 blocks, get() merges the two partials
+    assert (executor.batches_sent - before[0], executor.kernels_sent - before[1],
+            executor.kernels_in_driver - before[2]) == (2, 2, 1)
     b = np.arange(16 * 32768.0)
     z = nps.array(b, block_shape=(32768,)).persist()  # 16 blocks of 256 KiB
     before = executor.batches_sent
@@ -352,6 +353,40 @@ def test_a_job_is_sent_in_few_ray_tasks(session):
     assert_eq(y, b + 1)
     # ... each returning its 8 small outputs as one Ray object (a pack)
     assert len({resolve(r) for r in y._leaf().refs.ravel()}) == 2
+
+
+def test_get_merges_a_reductions_partials_in_the_driver(session):
+    """The final merge of what get() fetches runs in the driver (one actor round trip less);
+    the merged block is put in the object store once a kernel reads it; a merge kept back by
+    a flush and not fetched is sent with the next flush."""
+    executor = session.executor
+    a = np.random.default_rng(6).standard_normal((40, 30))
+    x = nps.array(a, block_shape=(5, 30)).persist()
+    before = executor.kernels_in_driver
+    s = x.sum(axis=0)
+    assert_eq(s, a.sum(axis=0), rtol=1e-12)
+    assert executor.kernels_in_driver == before + 1
+    assert_eq(x - s, a - a.sum(axis=0), rtol=1e-12)  # workers read the driver's block
+    assert_eq(s * 2, a.sum(axis=0) * 2, rtol=1e-12)
+    m = x.mean(axis=0).persist()  # its merge is kept back, then sent with the next flush
+    t = (m + 1).persist()
+    assert_eq(t, a.mean(axis=0) + 1, rtol=1e-12)
+    assert_eq(m, a.mean(axis=0), rtol=1e-12)
+    assert executor.kernels_in_driver == before + 1
+    values = nums.get(x.max(axis=0), x.min(axis=0), x)  # several merges in one get
+    for got, want in zip(values, (a.max(axis=0), a.min(axis=0), a)):
+        np.testing.assert_array_equal(got, want)
+    assert executor.kernels_in_driver == before + 3
+
+
+def test_a_merge_failing_in_the_driver_raises_as_on_ray(session):
+    x = nps.array(np.array([1e308, 1e308]), block_shape=(1,))  # a partial per CPU
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError, match="overflow"):
+            x.sum().get()
+    with np.errstate(over="ignore"):
+        assert x.sum().get() == np.inf
+    assert float(nps.array(np.arange(5.0), block_shape=(2,)).sum()) == 10.0
 
 
 def test_packed_and_lone_outputs_mix_in_batches(session, monkeypatch):

@@ -67,14 +67,18 @@ PACK_MEMBER_BYTES = 4 * 2**20
 PACK_BYTES = 16 * 2**20
 
 
+NOT_HERE = object()  # BlockRef.value of a block that the driver does not hold
+
+
 class BlockRef:
     """A block computed on Ray: its ObjectRef once the batch that computes it was sent."""
 
-    __slots__ = ("ref", "member", "task", "position", "unsent")
+    __slots__ = ("ref", "member", "value", "task", "position", "unsent")
 
     def __init__(self, task: StagedKernel, position: int | None) -> None:
         self.ref: Any = None
         self.member: int | None = None  # its index in the pack ``ref``; None: ref is the block
+        self.value: Any = NOT_HERE  # the block itself, when the driver computed it
         self.task: StagedKernel | None = task
         self.position = position  # which output of the kernel; None: its only one
         self.unsent: BaseException | None = None  # why its batch was never sent
@@ -100,9 +104,10 @@ class StagedKernel:
         self.nbytes = nbytes  # expected output size, when the lowering knows it
         self.reads = []
         for a in item.args:
-            if type(a) is BlockRef and a.ref is None:
-                a.check()
+            if type(a) is BlockRef and a.task is not None:
                 self.reads.append(a.task)
+            elif type(a) is BlockRef and a.ref is None:
+                a.check()
         self.level = max((t.level + (t.node != node) for t in self.reads), default=0)
         n = item.num_returns
         self.outputs = [BlockRef(self, None)] if n == 1 else [BlockRef(self, i)
@@ -178,6 +183,8 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
                         source.node == task.node and source.batch == batch:
                     args.append(BatchOutput(source.slot, a.position))
                     continue
+                if a.ref is None and a.value is not NOT_HERE:  # computed in the driver
+                    a.ref = put(a.value)
                 member, a = a.member, a.ref
                 k = ref_index.get(a)
                 if k is None:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from nums.backends.ray.batching import (
+    NOT_HERE,
     BlockRef,
     StagedKernel,
     encode_batch,
@@ -55,7 +56,7 @@ from nums.backends.ray.errors import (
 )
 from nums.backends.ray.pool import WorkerPool
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
-from nums.backends.ray.tasks import BatchItem
+from nums.backends.ray.tasks import BatchItem, run_kernel
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Kernel
@@ -66,6 +67,11 @@ DEFAULT_MAX_RETRIES = 3
 START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
 NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
 NODE_DEATH_DETECTION_S = 30.0  # Ray declares a node dead after ~15 s of failed health checks
+# get() merges partials in the driver up to this output size and these input bytes, and a
+# flush keeps back so many such merges at most (their partials stay in the object store).
+DRIVER_MERGE_BYTES = 2**20
+DRIVER_MERGE_INPUT_BYTES = 4 * 2**20
+MAX_HELD_MERGES = 16
 _DEFAULT_ERRSTATE = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
@@ -107,8 +113,10 @@ class RayExecutor:
         self._slots = [max(1, int(n.cpus)) for n in self.nodes]
         self._pool = WorkerPool(self._strategies, self._slots, max_retries=self.max_retries)
         self._staged: list[StagedKernel] = []
+        self._held: set[int] = set()  # ids of staged final merges kept back by flush
         self.batches_sent = 0  # actor calls sent for kernels, and the kernels in them
         self.kernels_sent = 0
+        self.kernels_in_driver = 0  # final merges that get() ran in the driver
         self._closed = False
         self._quiet = QuietUnhandledErrors()
         self._quiet.install()
@@ -226,7 +234,16 @@ class RayExecutor:
         If sending fails (an argument Ray cannot pickle, Ctrl-C), the kernels not sent are
         dropped and reading their blocks raises RuntimeError naming the cause.
         """
+        self._send(hold=True)
+
+    def _send(self, hold: bool) -> None:
+        """:meth:`flush`; with ``hold``, keep back final merges (see :meth:`_final_merges`)."""
         staged, self._staged = self._staged, []
+        kept = self._final_merges(staged) if hold else []
+        self._held = {id(task) for task in kept}
+        if kept:
+            staged = [task for task in staged if id(task) not in self._held]
+        self._staged = kept
         if not staged:
             return
         ray = self._ray
@@ -281,9 +298,21 @@ class RayExecutor:
             If a node of the session died and its blocks could not be computed.
         """
         if self._staged:
-            self.flush()
+            self._send(hold=True)
+        wanted = {id(r.task) for r in refs if type(r) is BlockRef and r.task is not None}
+        here = [t for t in self._staged if id(t) in wanted]  # kept back: run here
+        if not here:
+            return self._fetch(refs, timeout)
+        taken = {id(t) for t in here}
+        self._staged = [t for t in self._staged if id(t) not in taken]
+        self._held -= taken
+        return self._get_merging_here(refs, here, timeout)
+
+    def _fetch(self, refs: Sequence[Any], timeout: float | None) -> list[Any]:
+        """The values of ``refs``, all sent or computed (see :meth:`get`)."""
         members = [r.member if type(r) is BlockRef else None for r in refs]
-        refs = [resolve(r) for r in refs]
+        refs = [r.value if type(r) is BlockRef and r.ref is None and r.value is not NOT_HERE
+                else resolve(r) for r in refs]
         if not refs:
             return []
         ray = self._ray
@@ -294,7 +323,7 @@ class RayExecutor:
             for r in refs:
                 if isinstance(r, ref_type):
                     index.setdefault(r, len(index))
-            values = self.get(list(index), timeout)
+            values = self._fetch(list(index), timeout)
             return [(values[index[r]] if m is None else values[index[r]][m])
                     if isinstance(r, ref_type) else r for r, m in zip(refs, members)]
         started = time.monotonic()
@@ -317,6 +346,76 @@ class RayExecutor:
             if self._job_start is not None:  # a get that submitted nothing is no new job
                 self.last_job = (self._job_start, time.time())
                 self._job_start = None
+
+    def _final_merges(self, staged: list[StagedKernel]) -> list[StagedKernel]:
+        """The kernels of ``staged`` that :meth:`flush` keeps back for :meth:`get` to run in
+        the driver: each merges the small outputs of two or more staged kernels, and no
+        staged kernel reads its output (the root of a reduction's merge tree); at most the
+        last :data:`MAX_HELD_MERGES` of them (a kept merge holds its partials in the object
+        store until it is fetched or read).
+
+        On Ray such a merge is one more actor call, which Ray sends only once the partials
+        exist: a round trip after them (3-5 ms here, a third of a small reduction), where the
+        driver, which fetches the result anyway, merges a few KiB in microseconds. The
+        lowering flushes before every ``get()``, so the merge of what ``get()`` asks for is
+        kept back by that flush (and by those of the other arrays of a ``nums.get(a, b)``);
+        a flush that stages a kernel reading it sends it as a kernel like the others. The
+        driver keeps the merged block (:attr:`BlockRef.value`) and puts it in the object store
+        only when a kernel reads it (a put costs a millisecond here).
+        """
+        read = {id(t) for task in staged for t in task.reads}
+        kept = [task for task in staged if id(task) not in read and
+                (id(task) in self._held or self._is_small_merge(task))][-MAX_HELD_MERGES:]
+        for task in kept:  # its partials are sent now: holding them would keep their inputs
+            task.reads = []
+        return kept
+
+    def _is_small_merge(self, task: StagedKernel) -> bool:
+        """Whether ``task`` is a CPU kernel with a small output that reads only the small
+        outputs of two or more staged kernels (see :meth:`_final_merges`)."""
+        item = task.item
+        if item.kind != "cpu" or item.num_returns != 1 or len(task.reads) < 2 or \
+                task.nbytes is None or task.nbytes > DRIVER_MERGE_BYTES:
+            return False
+        if any(isinstance(a, (self._ray.ObjectRef, np.ndarray)) for a in item.args) or \
+                sum(type(a) is BlockRef for a in item.args) != len(task.reads):
+            return False  # it reads blocks sent before (of unknown size) or NumPy arrays
+        sizes = [t.nbytes for t in task.reads]
+        return None not in sizes and sum(sizes) <= DRIVER_MERGE_INPUT_BYTES
+
+    def _get_merging_here(self, refs: Sequence[Any], here: list[StagedKernel],
+                          timeout: float | None) -> list[Any]:
+        """:meth:`get` of ``refs`` where the kernels ``here`` (see :meth:`_final_merges`)
+        run in the driver on their inputs, fetched in the same ``ray.get`` as the other refs.
+        A kernel that raises is sent to Ray as any other (which raises it with its type)."""
+        outputs = {id(task.outputs[0]): task for task in here}
+        inputs = [a for task in here for a in task.item.args
+                  if type(a) is BlockRef or isinstance(a, self._ray.ObjectRef)]
+        others = [r for r in refs if id(r) not in outputs]
+        try:
+            values = self._fetch(others + inputs, timeout)
+        except BaseException:  # a timeout, a partial's error: keep them for the next get
+            self._staged.extend(here)
+            self._held.update(id(task) for task in here)
+            raise
+        fetched = dict(zip(map(id, others + inputs), values))
+        computed: dict[int, Any] = {}
+        for at, task in enumerate(here):
+            item = task.item
+            args = [fetched[id(a)] if type(a) is BlockRef or
+                    isinstance(a, self._ray.ObjectRef) else a for a in item.args]
+            try:
+                value = run_kernel(item.kernel, item.kind, item.errstate or _DEFAULT_ERRSTATE,
+                                   *args)
+            except Exception:
+                self._staged.extend(here[at:])  # their errors come from Ray, as any kernel's
+                self._send(hold=False)
+                return self._fetch(refs, timeout)
+            block = task.outputs[0]
+            block.value, block.task = value, None  # put in the object store if a kernel reads it
+            computed[id(block)] = value
+            self.kernels_in_driver += 1
+        return [computed[id(r)] if id(r) in computed else fetched[id(r)] for r in refs]
 
     def _translate(self, err: BaseException, deadline: float | None) -> BaseException:
         """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
@@ -356,6 +455,7 @@ class RayExecutor:
             return
         self._closed = True
         self._staged.clear()
+        self._held.clear()
         if self._ray.is_initialized():
             self._pool.shutdown()
             if self.owns_ray:
