@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["INPUT", "CONST", "TEMP", "Instr", "InputView", "Program", "fused_map", "tiles",
            "SPECIAL_OPS", "apply_op", "make_program", "evaluate_into", "scratch_block",
-           "permute_axes"]
+           "scratch_buffer", "permute_axes"]
 
 INPUT, CONST, TEMP = 0, 1, 2
 
@@ -252,6 +252,12 @@ def tiles(program: Program, blocks: tuple[np.ndarray, ...], out_shape: tuple[int
 def fused_map(program: Program, out_shape: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
     """Kernel: evaluate ``program`` into a new block of ``out_shape``."""
     return evaluate_into(program, np.empty(out_shape, dtype=program.instrs[-1].dtype), blocks)
+
+
+def scratch_buffer(slot: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """This thread's scratch buffer ``slot`` (a negative number, so it never meets the
+    programs' own slots) viewed as ``shape``; its contents are whatever was there last."""
+    return _BUFFERS.get(slot, np.dtype(dtype), shape)
 
 
 def scratch_block(program: Program, out_shape: tuple[int, ...], blocks: tuple[np.ndarray, ...],

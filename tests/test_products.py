@@ -200,6 +200,64 @@ def test_gram_of_an_elementwise_operand(backend, blocking):
     assert_eq(xb @ (x - 1), batch @ (a - 1), **TOL)  # batched left operand, one output block
 
 
+@pytest.mark.parametrize("blocking", BLOCKINGS + ("many",))
+def test_weighted_gram(backend, blocking):
+    """``X.T @ (X * w[:, None])``: nonnegative weights take the symmetric (sqrt-scaled)
+    kernel, other weights the general one; both equal NumPy."""
+    a = rand((120, 6), seed=70)
+    rows = 7 if blocking == "many" else block_shape_for(a.shape, blocking)[0]
+    x = nps.array(a, block_shape=(rows, 6))
+    other = rand((120, 6), seed=73)
+    y = nps.array(other, block_shape=(rows, 6))
+    for weights in (np.abs(rand(120, seed=71)), rand(120, seed=72),
+                    np.where(np.arange(120) == 5, np.nan, 1.0), np.zeros(120)):
+        s = nps.array(weights, block_shape=(rows,))
+        assert_eq(x.T @ (x * s[:, None]), a.T @ (a * weights[:, None]), **TOL)
+        assert_eq(x.T @ (s[:, None] * x), a.T @ (weights[:, None] * a), **TOL)
+        assert_eq(x.T @ (x * (s * s + 1)[:, None]), a.T @ (a * (weights ** 2 + 1)[:, None]),
+                  **TOL)
+        assert_eq(x.T @ (y * s[:, None]), a.T @ (other * weights[:, None]), **TOL)
+    w32 = np.abs(rand(120, seed=74)).astype(np.float32)  # weights of another precision
+    s32 = nps.array(w32, block_shape=(rows,))
+    assert_eq(x.T @ (x * s32[:, None]), a.T @ (a * w32[:, None]), **TOL)
+    x32 = nps.array(a.astype(np.float32), block_shape=(rows, 6))
+    positive = np.abs(rand(120, seed=77))
+    s = nps.array(positive, block_shape=(rows,))
+    assert_eq(x32.T @ (x32 * s[:, None]),
+              a.astype(np.float32).T @ (a.astype(np.float32) * positive[:, None]), rtol=1e-5)
+
+
+def test_weighted_gram_takes_the_symmetric_kernel_for_nonnegative_weights(monkeypatch):
+    import nums.kernels.linalg as linalg
+
+    taken: list[bool] = []
+    general = linalg._weighted_gram
+
+    def recording(*args):
+        result = general(*args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(linalg, "_weighted_gram", recording)
+    nums.shutdown()
+    try:
+        nums.init(backend="local", workers=2, testing=True)
+        a = rand((200, 4), seed=75)
+        x = nps.array(a, block_shape=(10, 4)).persist()
+        p = 1 / (1 + nps.exp(-(x @ np.ones(4))))
+        pn = 1 / (1 + np.exp(-(a @ np.ones(4))))
+        assert_eq(x.T @ (x * (p * (1 - p))[:, None]), a.T @ (a * (pn * (1 - pn))[:, None]),
+                  **TOL)
+        assert taken == [True] * 20  # one per row block
+        taken.clear()
+        signed = rand(200, seed=76)
+        s = nps.array(signed, block_shape=(10,))
+        assert_eq(x.T @ (x * s[:, None]), a.T @ (a * signed[:, None]), **TOL)
+        assert len(taken) == 20 and not all(taken)  # blocks with a negative weight
+    finally:
+        nums.shutdown()
+
+
 def test_elementwise_operand_is_not_materialised(monkeypatch):
     nums.shutdown()
     try:
