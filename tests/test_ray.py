@@ -328,6 +328,12 @@ def test_small_outputs_of_a_batch_share_a_pack():
     assert places == [(2, 0), (0, None), (1, None), (2, 1), (2, 2)]
     # every output alone: no layout (the worker returns them in order)
     assert return_layout([_staged(0, nbytes=big), _staged(0)]) == (None, [(0, None), (1, None)])
+    # ... also when one small output would be a pack of one (review: blocks were swapped)
+    for sizes in ((small, big, big), (big, small, big), (big, big, small)):
+        assert return_layout([_staged(0, nbytes=n) for n in sizes]) == \
+            (None, [(0, None), (1, None), (2, None)])
+    layout, places = return_layout([_staged(0, nbytes=n) for n in (small, big, small, big)])
+    assert layout == (1, 3, (0, 2)) and places == [(2, 0), (0, None), (2, 1), (1, None)]
     # a pack holds PACK_BYTES at most; a pack of one would be an object of its own
     full = int(PACK_BYTES // PACK_MEMBER_BYTES)
     layout, places = return_layout([_staged(0, nbytes=PACK_MEMBER_BYTES)
@@ -379,6 +385,73 @@ def test_get_merges_a_reductions_partials_in_the_driver(session):
     assert executor.kernels_in_driver == before + 3
 
 
+def test_kernels_reading_a_kept_merge_are_batched_as_any(session):
+    """A flush sends the merges kept back before in batches of their own first, so the
+    kernels reading one are dealt into batches per CPU (not all into the merge's batch)."""
+    executor = session.executor
+    a = np.random.default_rng(7).standard_normal((64, 3))
+    x = nps.array(a, block_shape=(4, 3)).persist()  # 16 blocks
+    m = x.mean(axis=0)
+    before = executor.batches_sent, executor.kernels_sent
+    y = (x - m).persist()  # m's partials, its merge kept back; then the merge and y's blocks
+    sent = executor.batches_sent - before[0], executor.kernels_sent - before[1]
+    assert sent[1] == 2 + 1 + 16 and sent[0] >= 2 + 1 + 2, sent
+    np.testing.assert_allclose(y.get(), a - a.mean(axis=0), rtol=1e-12, atol=1e-15)
+
+
+def test_a_kept_merge_survives_a_failed_send_of_a_later_flush(session):
+    executor, device = session.executor, session.devices[0]
+    add = all_kernels()["add_blocks"]
+    a = np.arange(40.0).reshape(8, 5)
+    s = nps.array(a, block_shape=(2, 5)).sum(axis=0).persist()  # its merge is kept back
+    (block,) = s._leaf().refs.ravel()
+    executor.submit(add, (block, _Unpicklable()), device, nbytes=40.0)
+    with pytest.raises(TypeError, match="serialize"):
+        executor.flush()
+    np.testing.assert_array_equal(s.get(), a.sum(axis=0))
+
+
+def test_a_kept_merge_of_blocks_never_sent_raises_on_reads(session):
+    executor, device = session.executor, session.devices[0]
+    add = all_kernels()["add_blocks"]
+    first, second = nps.arange(10.0, block_shape=(5,)).persist()._leaf().refs.ravel()
+    p1 = executor.submit(add, (first, second), device, nbytes=40.0)
+    p2 = executor.submit(add, (first, _Unpicklable()), device, nbytes=40.0)
+    merge = executor.submit(add, (p1, p2), device, nbytes=40.0)  # would be kept back
+    with pytest.raises(TypeError, match="serialize"):
+        executor.flush()
+    with pytest.raises(RuntimeError, match="never computed.*TypeError"):
+        executor.get([merge], timeout=60)
+    with pytest.raises(RuntimeError, match="never computed"):
+        executor.submit(add, (merge, first), device)
+
+
+def test_a_kept_merge_interrupted_in_the_driver_stays_kept(session, monkeypatch):
+    import nums.backends.ray.executor as ray_executor
+
+    s = nps.array(np.arange(8.0), block_shape=(2,)).sum()
+    merge = ray_executor.run_kernel
+
+    def interrupted(*args):
+        monkeypatch.setattr(ray_executor, "run_kernel", merge)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray_executor, "run_kernel", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        s.get()
+    assert s.get() == 28.0
+    assert float(s + 1) == 29.0
+
+
+def test_a_kept_merge_dropped_by_shutdown_raises_on_reads(harness):
+    harness.single()
+    s = nps.array(np.arange(8.0), block_shape=(2,)).sum().persist()
+    nums.shutdown()
+    harness.single()
+    with pytest.raises(RuntimeError, match="never computed.*shut down"):
+        s.get()
+
+
 def test_a_merge_failing_in_the_driver_raises_as_on_ray(session):
     x = nps.array(np.array([1e308, 1e308]), block_shape=(1,))  # a partial per CPU
     with np.errstate(over="raise"):
@@ -408,6 +481,12 @@ def test_packed_and_lone_outputs_mix_in_batches(session, monkeypatch):
     for got, want in zip(values, ((a * 2 + 1)[999, 999], (a * 2 + 1)[:300, :300],
                                   (a * 2 + 1)[900:, :])):
         np.testing.assert_array_equal(got, want)
+    # batches with a single small output among large ones (each alone, in item order)
+    for shape in ((600, 610), (610, 600), (900, 310), (310, 900)):
+        b = np.random.default_rng(5).standard_normal(shape)
+        z = (nps.array(b, block_shape=(300, 300)) - 1).persist()
+        np.testing.assert_array_equal(z.get(), b - 1)
+        assert_eq(z.sum(axis=1), (b - 1).sum(axis=1), rtol=1e-12)
 
 
 class _Unpicklable:

@@ -104,10 +104,10 @@ class StagedKernel:
         self.nbytes = nbytes  # expected output size, when the lowering knows it
         self.reads = []
         for a in item.args:
-            if type(a) is BlockRef and a.task is not None:
-                self.reads.append(a.task)
-            elif type(a) is BlockRef and a.ref is None:
+            if type(a) is BlockRef:
                 a.check()
+                if a.task is not None:
+                    self.reads.append(a.task)
         self.level = max((t.level + (t.node != node) for t in self.reads), default=0)
         n = item.num_returns
         self.outputs = [BlockRef(self, None)] if n == 1 else [BlockRef(self, i)
@@ -185,7 +185,7 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
                     continue
                 if a.ref is None and a.value is not NOT_HERE:  # computed in the driver
                     a.ref = put(a.value)
-                member, a = a.member, a.ref
+                member, a = a.member, resolve(a)
                 k = ref_index.get(a)
                 if k is None:
                     k = ref_index[a] = len(refs)
@@ -238,7 +238,7 @@ def return_layout(tasks: list[StagedKernel]
                 packs[-1].append(position)
                 packed += each
             position += 1
-    alone += [pack[0] for pack in packs if len(pack) == 1]
+    alone = sorted(alone + [pack[0] for pack in packs if len(pack) == 1])  # in item order
     packs = [pack for pack in packs if len(pack) > 1]
     places: list[tuple[int, int | None]] = [(0, None)] * position
     for r, p in enumerate(alone):
@@ -263,6 +263,9 @@ def resolve(ref: Any) -> Any:
     if type(ref) is not BlockRef:
         return ref
     ref.check()
+    if ref.ref is None:
+        raise RuntimeError("a nums block was never computed (its kernel was dropped before "
+                           "it was sent, e.g. by nums.shutdown())")
     return ref.ref
 
 

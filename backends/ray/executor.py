@@ -237,13 +237,38 @@ class RayExecutor:
         self._send(hold=True)
 
     def _send(self, hold: bool) -> None:
-        """:meth:`flush`; with ``hold``, keep back final merges (see :meth:`_final_merges`)."""
+        """:meth:`flush`; with ``hold``, keep back final merges (see :meth:`_final_merges`).
+
+        Merges kept back before and sent now go first, in batches of their own, so that the
+        kernels reading them are batched as any others (not all into the merge's batch). If
+        sending fails, the kernels not sent are marked so (reading them raises), and so are
+        kept merges that read them; merges kept back before stay kept.
+        """
         staged, self._staged = self._staged, []
+        before = self._held
         kept = self._final_merges(staged) if hold else []
         self._held = {id(task) for task in kept}
-        if kept:
-            staged = [task for task in staged if id(task) not in self._held]
         self._staged = kept
+        earlier = [t for t in staged if id(t) in before and id(t) not in self._held]
+        rest = [t for t in staged if id(t) not in before and id(t) not in self._held]
+        try:
+            self._send_batches(earlier)
+            self._send_batches(rest)
+        except BaseException as exc:
+            mark_unsent(earlier + rest, exc)
+            lost = [t for t in kept if any(type(a) is BlockRef and a.unsent is not None
+                                           for a in t.item.args)]
+            mark_unsent(lost, exc)
+            self._held -= {id(t) for t in lost}
+            self._staged = [t for t in kept if id(t) in self._held]
+            raise
+        finally:
+            for task in earlier + rest:  # the staging links matter only while batching
+                for block in task.outputs:
+                    block.task = None
+
+    def _send_batches(self, staged: list[StagedKernel]) -> None:
+        """Send ``staged`` to the worker actors in batches; set their outputs' refs."""
         if not staged:
             return
         ray = self._ray
@@ -262,11 +287,8 @@ class RayExecutor:
                 for block, (at, member) in zip(blocks, places):
                     block.ref = out[at]
                     block.member = member
-        except BaseException as exc:
-            mark_unsent(staged, exc)
-            raise
         finally:
-            for task in staged:  # the staging links matter only while batches are formed
+            for task in staged:  # sent: later batches read their outputs by ref
                 for block in task.outputs:
                     block.task = None
 
@@ -361,7 +383,9 @@ class RayExecutor:
         kept back by that flush (and by those of the other arrays of a ``nums.get(a, b)``);
         a flush that stages a kernel reading it sends it as a kernel like the others. The
         driver keeps the merged block (:attr:`BlockRef.value`) and puts it in the object store
-        only when a kernel reads it (a put costs a millisecond here).
+        only when a kernel reads it (a put costs a millisecond here). So ``persist()`` of a
+        reduction computes its partials and leaves the merge for the first read; a merge in
+        the driver raises its NumPy warnings there, as NumPy would.
         """
         read = {id(t) for task in staged for t in task.reads}
         kept = [task for task in staged if id(task) not in read and
@@ -388,6 +412,7 @@ class RayExecutor:
         """:meth:`get` of ``refs`` where the kernels ``here`` (see :meth:`_final_merges`)
         run in the driver on their inputs, fetched in the same ``ray.get`` as the other refs.
         A kernel that raises is sent to Ray as any other (which raises it with its type)."""
+        started = time.monotonic()
         outputs = {id(task.outputs[0]): task for task in here}
         inputs = [a for task in here for a in task.item.args
                   if type(a) is BlockRef or isinstance(a, self._ray.ObjectRef)]
@@ -407,10 +432,15 @@ class RayExecutor:
             try:
                 value = run_kernel(item.kernel, item.kind, item.errstate or _DEFAULT_ERRSTATE,
                                    *args)
-            except Exception:
-                self._staged.extend(here[at:])  # their errors come from Ray, as any kernel's
-                self._send(hold=False)
-                return self._fetch(refs, timeout)
+            except BaseException as exc:
+                self._staged.extend(here[at:])
+                self._held.update(id(t) for t in here[at:])
+                if not isinstance(exc, Exception):  # Ctrl-C: they stay kept for a later get
+                    raise
+                self._send(hold=False)  # their errors come from Ray, as any kernel's
+                left = None if timeout is None else \
+                    max(0.1, timeout - (time.monotonic() - started))
+                return self._fetch(refs, left)
             block = task.outputs[0]
             block.value, block.task = value, None  # put in the object store if a kernel reads it
             computed[id(block)] = value
@@ -454,6 +484,7 @@ class RayExecutor:
         if self._closed:
             return
         self._closed = True
+        mark_unsent(self._staged, RuntimeError("the nums session was shut down first"))
         self._staged.clear()
         self._held.clear()
         if self._ray.is_initialized():
