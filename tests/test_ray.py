@@ -203,9 +203,12 @@ def test_shutdown_stops_the_worker_actors_of_a_joined_ray(session):
     assert all(ray.get([a.probe.remote() for a in actors], timeout=60))
     nums.shutdown()  # Ray itself keeps running (the harness started it)
     assert ray.is_initialized()
+    deadline = time.monotonic() + 30  # ray.kill is asynchronous: a call right after may run
     for actor in actors:
         with pytest.raises(ray.exceptions.RayActorError):
-            ray.get(actor.probe.remote(), timeout=60)
+            while time.monotonic() < deadline:
+                ray.get(actor.probe.remote(), timeout=60)
+                time.sleep(0.2)
 
 
 OPERATIONS = {
