@@ -279,9 +279,9 @@ def evaluate_into(program: Program, out: np.ndarray, blocks: tuple[np.ndarray, .
     if size and size <= program.tile_elements and all(last.full):
         _evaluate(instrs, program.slots, _view_inputs(program, blocks), out_shape, False, out)
     elif size:
-        if not all(last.full) and out.ndim:
+        small = tuple(n if f else 1 for n, f in zip(out_shape, last.full))
+        if small != out_shape and out.ndim:
             # The result is broadcast along some axes: compute it small, then broadcast.
-            small = tuple(n if f else 1 for n, f in zip(out_shape, last.full))
             part = np.empty(small, dtype=program.dtype)
             for _ in tiles(program, blocks, small, out=part):
                 pass

@@ -10,6 +10,7 @@ from nums.kernels.fused import (
     TEMP,
     InputView,
     Program,
+    evaluate_into,
     make_program,
     permute_axes,
     scratch_block,
@@ -146,10 +147,7 @@ def _row_weights(program: Program, kind: int, v: int, blocks: tuple[np.ndarray, 
             return None
         weights = make_program(program.inputs, program.instrs[:v + 1], 2,
                                program.tile_elements)
-        w = scratch_buffer(-3, ins.dtype, (rows, 1))
-        for _ in tiles(weights, blocks, (rows, 1), out=w):
-            pass
-        return w
+        return evaluate_into(weights, scratch_buffer(-3, ins.dtype, (rows, 1)), blocks)
     if kind != INPUT:
         return None
     view = program.inputs[v]
