@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["INPUT", "CONST", "TEMP", "Instr", "InputView", "Program", "fused_map", "tiles",
            "SPECIAL_OPS", "apply_op", "make_program", "evaluate_into", "scratch_block",
-           "scratch_buffer", "permute_axes"]
+           "scratch_buffer", "permute_axes", "view_input"]
 
 INPUT, CONST, TEMP = 0, 1, 2
 
@@ -134,16 +134,18 @@ def permute_axes(arr: np.ndarray, perm: tuple[int | None, ...]) -> np.ndarray:
     return arr.reshape(tuple(1 if p is None else next(shape) for p in perm))
 
 
+def view_input(view: InputView, block: Any) -> np.ndarray:
+    """A block input of a program seen in output coordinates (``view``); never copies."""
+    arr = block if type(block) is np.ndarray else np.asarray(block)
+    if view.perm is not None:
+        arr = permute_axes(arr, view.perm)
+    if view.pad:
+        arr = arr.reshape((1,) * view.pad + arr.shape)
+    return arr
+
+
 def _view_inputs(program: Program, blocks: tuple[np.ndarray, ...]) -> list[Any]:
-    views = []
-    for view, block in zip(program.inputs, blocks):
-        arr = block if type(block) is np.ndarray else np.asarray(block)
-        if view.perm is not None:
-            arr = permute_axes(arr, view.perm)
-        if view.pad:
-            arr = arr.reshape((1,) * view.pad + arr.shape)
-        views.append(arr)
-    return views
+    return [view_input(view, block) for view, block in zip(program.inputs, blocks)]
 
 
 def make_program(inputs: tuple[InputView, ...], instrs: tuple[Instr, ...], ndim: int,
@@ -265,7 +267,7 @@ def scratch_block(program: Program, out_shape: tuple[int, ...], blocks: tuple[np
     """Evaluate ``program`` into this thread's scratch buffer ``slot`` (a negative number,
     so it never meets the programs' own slots) and return it; valid until the slot is used
     again. For kernels that consume an elementwise result at once (fused operands)."""
-    buffer = _BUFFERS.get(slot, program.dtype, out_shape)
+    buffer = scratch_buffer(slot, program.dtype, out_shape)
     return evaluate_into(program, buffer, blocks)
 
 

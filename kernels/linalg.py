@@ -16,6 +16,7 @@ from nums.kernels.fused import (
     scratch_block,
     scratch_buffer,
     tiles,
+    view_input,
 )
 
 __all__ = ["contract_sum", "add_blocks"]
@@ -150,9 +151,7 @@ def _row_weights(program: Program, kind: int, v: int, blocks: tuple[np.ndarray, 
         return evaluate_into(weights, scratch_buffer(-3, ins.dtype, (rows, 1)), blocks)
     if kind != INPUT:
         return None
-    view = program.inputs[v]
-    column = blocks[v] if view.perm is None else permute_axes(blocks[v], view.perm)
-    column = column.reshape((1,) * view.pad + column.shape)
+    column = view_input(program.inputs[v], blocks[v])
     if column.shape != (rows, 1) or column.dtype.kind != "f":
         return None
     w = scratch_buffer(-3, column.dtype, (rows, 1))

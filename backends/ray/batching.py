@@ -173,6 +173,14 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
     stored: dict[int, Any] = {}  # id of a large NumPy argument -> its ObjectRef
     items = []
     batch = tasks[0].batch
+
+    def top_level(ref: Any, member: int | None = None) -> BatchArg:
+        k = ref_index.get(ref)
+        if k is None:
+            k = ref_index[ref] = len(refs)
+            refs.append(ref)
+        return BatchArg(k, member)
+
     for slot, task in enumerate(tasks):
         task.slot = slot
         args = []
@@ -185,25 +193,14 @@ def encode_batch(tasks: list[StagedKernel], object_ref: type, put: Callable[[Any
                     continue
                 if a.ref is None and a.value is not NOT_HERE:  # computed in the driver
                     a.ref = put(a.value)
-                member, a = a.member, resolve(a)
-                k = ref_index.get(a)
-                if k is None:
-                    k = ref_index[a] = len(refs)
-                    refs.append(a)
-                args.append(BatchArg(k, member))
+                args.append(top_level(resolve(a), a.member))
                 continue
-            elif type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:
+            if type(a) is np.ndarray and a.nbytes > INLINE_MAX_BYTES:
                 ref = stored.get(id(a))
                 if ref is None:
                     ref = stored[id(a)] = put(a)
                 a = ref
-            if isinstance(a, object_ref):
-                k = ref_index.get(a)
-                if k is None:
-                    k = ref_index[a] = len(refs)
-                    refs.append(a)
-                a = BatchArg(k)
-            args.append(a)
+            args.append(top_level(a) if isinstance(a, object_ref) else a)
         items.append(task.item._replace(args=tuple(args)))
     return tuple(items), refs
 

@@ -407,6 +407,9 @@ class RayExecutor:
         sizes = [t.nbytes for t in task.reads]
         return None not in sizes and sum(sizes) <= DRIVER_MERGE_INPUT_BYTES
 
+    def _is_ref(self, value: Any) -> bool:
+        return type(value) is BlockRef or isinstance(value, self._ray.ObjectRef)
+
     def _get_merging_here(self, refs: Sequence[Any], here: list[StagedKernel],
                           timeout: float | None) -> list[Any]:
         """:meth:`get` of ``refs`` where the kernels ``here`` (see :meth:`_final_merges`)
@@ -414,8 +417,7 @@ class RayExecutor:
         A kernel that raises is sent to Ray as any other (which raises it with its type)."""
         started = time.monotonic()
         outputs = {id(task.outputs[0]): task for task in here}
-        inputs = [a for task in here for a in task.item.args
-                  if type(a) is BlockRef or isinstance(a, self._ray.ObjectRef)]
+        inputs = [a for task in here for a in task.item.args if self._is_ref(a)]
         others = [r for r in refs if id(r) not in outputs]
         try:
             values = self._fetch(others + inputs, timeout)
@@ -427,8 +429,7 @@ class RayExecutor:
         computed: dict[int, Any] = {}
         for at, task in enumerate(here):
             item = task.item
-            args = [fetched[id(a)] if type(a) is BlockRef or
-                    isinstance(a, self._ray.ObjectRef) else a for a in item.args]
+            args = [fetched[id(a)] if self._is_ref(a) else a for a in item.args]
             try:
                 value = run_kernel(item.kernel, item.kind, item.errstate or _DEFAULT_ERRSTATE,
                                    *args)
