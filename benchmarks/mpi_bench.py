@@ -69,19 +69,6 @@ def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int) -> tuple[float
     return t, blocked[0].grid_shape
 
 
-def time_reference(fn: Callable[..., Any], inputs: tuple, block_shape: tuple, repeat: int,
-                   workers: int) -> tuple[float, float]:
-    """Median times of NumPy and of Dask threads with nums' block shape."""
-    import dask
-    import dask.array as da
-
-    dask_inputs = [da.from_array(a, chunks=block_shape[:a.ndim]) for a in inputs]
-    t_numpy = median_time(lambda: _value(fn(np, *inputs)), repeat)
-    with dask.config.set(scheduler="threads", num_workers=workers):
-        t_dask = median_time(lambda: _value(fn(da, *dask_inputs)), repeat)
-    return t_numpy, t_dask
-
-
 # -- inside mpiexec ------------------------------------------------------------------------
 
 def rank_main(size: str, repeat: int, out: str | None) -> None:
@@ -173,8 +160,8 @@ def run_local(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
         inputs = make_inputs()
         t_local, _ = time_nums(fn, inputs, repeat)
         block_shape = nps.array(inputs[0]).block_shape
-        t_numpy, t_dask = time_reference(fn, inputs, block_shape, repeat, workers)
-        rows.append(dict(workload=name, numpy=t_numpy, dask=t_dask, local=t_local))
+        rows.append(dict(workload=name, local=t_local,
+                         **bench.time_reference(name, fn, inputs, block_shape, repeat, workers)))
     nums.shutdown()
     return rows
 
@@ -186,12 +173,13 @@ def _fmt(v: float) -> str:
 def print_tables(rows: list[dict[str, Any]], transfer: dict[str, float] | None,
                  ranks: int) -> None:
     """The throughput table and the transfer table."""
-    print(f"{'workload':<40} {'numpy':>9} {'dask':>9} {'nums-loc':>9} {'nums-mpi':>9} "
-          f"{'dask/mpi':>9} {'local/mpi':>9}  blocks")
+    print(f"{'workload':<36} {'numpy':>8} {'dask':>8} {'floor':>8} {'nums-loc':>8} "
+          f"{'nums-mpi':>8} {'dask/mpi':>8} {'local/mpi':>9} {'dask/floor':>10}  blocks")
     for r in rows:
-        print(f"{r['workload']:<40} {_fmt(r['numpy']):>9} {_fmt(r['dask']):>9} "
-              f"{_fmt(r['local']):>9} {_fmt(r['mpi']):>9} {r['dask'] / r['mpi']:>9.2f} "
-              f"{r['local'] / r['mpi']:>9.2f}  {tuple(r['blocks'])}")
+        print(f"{r['workload'][:36]:<36} {_fmt(r['numpy']):>8} {_fmt(r['dask']):>8} "
+              f"{_fmt(r['floor']):>8} {_fmt(r['local']):>8} {_fmt(r['mpi']):>8} "
+              f"{r['dask'] / r['mpi']:>8.2f} {r['local'] / r['mpi']:>9.2f} "
+              f"{r['dask'] / r['floor']:>10.2f}  {tuple(r['blocks'])}")
     if transfer:
         mb = transfer["bytes"] / 2**20
         bw_nums = transfer["bytes"] / transfer["nums"] / 2**30

@@ -69,18 +69,65 @@ def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int
     return t, blocked[0].block_shape, blocked[0].grid_shape
 
 
-def time_reference(fn: Callable[..., Any], inputs: tuple, block_shape: tuple, repeat: int,
-                   workers: int) -> tuple[float, float]:
-    """Median times of NumPy and of Dask threads with nums' block shape."""
-    import dask
-    import dask.array as da
+class BareRayPool:
+    """A ``pool`` for :mod:`floors` that runs each ``map`` call as Ray actor calls: the floor's
+    per-block NumPy functions, hand-written Ray with no nums in between.
 
-    dask_inputs = [da.from_array(a, chunks=block_shape[:a.ndim] if a.ndim > 1 else
-                                 (block_shape[0],)) for a in inputs]
-    t_numpy = median_time(lambda: np.asarray(_to_value(fn(np, *inputs))), repeat)
-    with dask.config.set(scheduler="threads", num_workers=workers):
-        t_dask = median_time(lambda: np.asarray(_to_value(fn(da, *dask_inputs))), repeat)
-    return t_numpy, t_dask
+    One actor per CPU, pinned to the driver's node and called in turn (as nums' workers are).
+    A NumPy argument is put in the object store the first time it is seen (the untimed
+    warm-up run of :func:`median_time`) and passed by its ObjectRef after that, as nums and
+    Dask start from data already in them; other arguments are pickled with the call.
+    """
+
+    def __init__(self, workers: int) -> None:
+        import floors
+        import ray
+        from ray import cloudpickle
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        cloudpickle.register_pickle_by_value(floors)  # workers cannot import benchmarks/
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), False)
+        actor = ray.remote(num_cpus=0, scheduling_strategy=here)(_BareWorker)
+        self.actors = [actor.remote() for _ in range(workers)]
+        self._refs: dict[tuple, Any] = {}
+        self._ray = ray
+
+    def _ref(self, value: Any) -> Any:
+        if not isinstance(value, np.ndarray):
+            return value
+        key = (value.__array_interface__["data"][0], value.shape, value.strides)
+        if key not in self._refs:
+            self._refs[key] = self._ray.put(value)
+        return self._refs[key]
+
+    def map(self, fn: Callable[..., Any], *iterables: Any) -> list[Any]:
+        calls = [self.actors[i % len(self.actors)].call.remote(fn, *map(self._ref, args))
+                 for i, args in enumerate(zip(*iterables))]
+        return self._ray.get(calls)
+
+    def forget(self) -> None:
+        """Drop the stored blocks (between workloads)."""
+        self._refs.clear()
+
+
+class _BareWorker:
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return fn(*args)
+
+
+def time_bare_ray(name: str, inputs: tuple, block_rows: int, pool: BareRayPool,
+                  repeat: int) -> float:
+    """Median seconds of workload ``name``'s floor run by ``pool`` (see :class:`BareRayPool`)."""
+    from floors import FLOORS
+
+    fn = FLOORS[name]
+    try:
+        return median_time(lambda: fn(pool, block_rows, *inputs), repeat)
+    finally:
+        pool.forget()
 
 
 def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
@@ -90,13 +137,17 @@ def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]
     cases = [(name, make(), fn) for name, make, fn in workloads(size)]
     rows = [dict(workload=name) for name, _, _ in cases]
     nums.init(backend="local", workers=workers)
-    for row, (_, inputs, fn) in zip(rows, cases):
+    for row, (name, inputs, fn) in zip(rows, cases):
         row["local"], block_shape, row["blocks"] = time_nums(fn, inputs, repeat)
-        row["numpy"], row["dask"] = time_reference(fn, inputs, block_shape, repeat, workers)
+        row.update(bench.time_reference(name, fn, inputs, block_shape, repeat, workers))
     nums.shutdown()
     nums.init(backend="ray", num_cpus=workers)
     for row, (_, inputs, fn) in zip(rows, cases):
-        row["ray"], _, _ = time_nums(fn, inputs, repeat)
+        row["ray"], block_shape, _ = time_nums(fn, inputs, repeat)
+        row["block_rows"] = block_shape[0]
+    pool = BareRayPool(workers)
+    for row, (name, inputs, _) in zip(rows, cases):
+        row["bare"] = time_bare_ray(name, inputs, row["block_rows"], pool, repeat)
     nums.shutdown()
     return rows
 
@@ -178,12 +229,14 @@ def _fmt(v: float) -> str:
 
 
 def print_throughput(rows: list[dict[str, Any]]) -> None:
-    print(f"{'workload':<40} {'numpy':>9} {'dask':>9} {'nums-loc':>9} {'nums-ray':>9} "
-          f"{'dask/ray':>9} {'local/ray':>9}  blocks")
+    print(f"{'workload':<36} {'numpy':>8} {'dask':>8} {'floor':>8} {'nums-loc':>8} "
+          f"{'bare-ray':>8} {'nums-ray':>8} {'dask/ray':>8} {'local/ray':>9} {'bare/ray':>8} "
+          f"{'dask/floor':>10}  blocks")
     for r in rows:
-        print(f"{r['workload']:<40} {_fmt(r['numpy']):>9} {_fmt(r['dask']):>9} "
-              f"{_fmt(r['local']):>9} {_fmt(r['ray']):>9} {r['dask'] / r['ray']:>9.2f} "
-              f"{r['local'] / r['ray']:>9.2f}  {r['blocks']}")
+        print(f"{r['workload'][:36]:<36} {_fmt(r['numpy']):>8} {_fmt(r['dask']):>8} "
+              f"{_fmt(r['floor']):>8} {_fmt(r['local']):>8} {_fmt(r['bare']):>8} "
+              f"{_fmt(r['ray']):>8} {r['dask'] / r['ray']:>8.2f} {r['local'] / r['ray']:>9.2f} "
+              f"{r['bare'] / r['ray']:>8.2f} {r['dask'] / r['floor']:>10.2f}  {r['blocks']}")
 
 
 def main(argv: list[str] | None = None) -> None:

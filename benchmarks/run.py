@@ -8,8 +8,11 @@ Usage::
 Every workload starts from data already in each system (a NumPy array, a Dask array with
 the same chunks as nums' blocks, a persisted nums array) and times only the computation of
 the final NumPy value. Timings are medians of ``--repeat`` runs; ratios above 1 mean nums is
-faster. The memory workload runs in fresh subprocesses and reports peak RSS over the inputs'
-size. Never assert timings in tests: this script is where speed is shown.
+faster. The ``floor`` column is the same arithmetic in hand-written NumPy on the same blocks
+and threads with no framework (:mod:`floors`): ``dask/floor`` is the most any block scheduler
+with NumPy kernels could gain on Dask in that run. The memory workload runs in fresh
+subprocesses and reports peak RSS over the inputs' size. Never assert timings in tests:
+this script is where speed is shown.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from floors import floor_time
 
 SIZES = {
     "small": dict(ew=(2048, 1024), red=(2048, 1024), mm=1024, tall=(250_000, 32)),
@@ -119,7 +123,7 @@ def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]
     nums.init(backend="local", workers=workers)
     rows = []
     for name, make_inputs, fn in workloads(size):
-        rows.append(dict(workload=name, **_time_all(fn, make_inputs(), repeat, workers)))
+        rows.append(dict(workload=name, **_time_all(name, fn, make_inputs(), repeat, workers)))
     nums.shutdown()
     return rows
 
@@ -141,19 +145,30 @@ def as_nums(inputs) -> list[Any]:
     return out
 
 
-def _time_all(fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
+def time_reference(name: str, fn: Callable[..., Any], inputs: tuple, block_shape: tuple,
+                   repeat: int, workers: int) -> dict[str, float]:
+    """Median times of NumPy, of Dask threads with nums' block shape (``block_shape`` of the
+    first input; the others share its leading block length) and of the workload's floor
+    (:mod:`floors`)."""
     import dask
     import dask.array as da
 
+    dask_inputs = [da.from_array(a, chunks=block_shape if a is inputs[0] else
+                                 (block_shape[0],) + a.shape[1:]) for a in inputs]
+    t_numpy = median_time(lambda: to_numpy(fn(np, *inputs)), repeat)
+    with dask.config.set(scheduler="threads", num_workers=workers):
+        t_dask = median_time(lambda: to_numpy(fn(da, *dask_inputs)), repeat)
+    t_floor = floor_time(name, inputs, block_shape[0], workers, median_time, repeat)
+    return dict(numpy=t_numpy, dask=t_dask, floor=t_floor)
+
+
+def _time_all(name: str, fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
     import nums.numpy as nps
 
     blocked = as_nums(inputs)
-    dask_inputs = [da.from_array(a, chunks=b.block_shape) for a, b in zip(inputs, blocked)]
-    t_numpy = median_time(lambda: np.asarray(fn(np, *inputs)), repeat)
-    with dask.config.set(scheduler="threads", num_workers=workers):
-        t_dask = median_time(lambda: np.asarray(fn(da, *dask_inputs).compute()), repeat)
+    times = time_reference(name, fn, inputs, blocked[0].block_shape, repeat, workers)
     t_nums = median_time(lambda: fn(nps, *blocked).get(), repeat)
-    return dict(numpy=t_numpy, dask=t_dask, nums=t_nums, blocks=blocked[0].grid_shape)
+    return dict(times, nums=t_nums, blocks=blocked[0].grid_shape)
 
 
 def run_overheads(repeat: int) -> list[dict[str, Any]]:
@@ -244,8 +259,9 @@ def run_memory(size: str) -> list[dict[str, Any]]:
 
 
 def print_table(rows: list[dict[str, Any]], unit: str = "s") -> None:
-    print(f"{'workload':<44} {'numpy':>10} {'dask':>10} {'nums':>10} "
-          f"{'numpy/nums':>11} {'dask/nums':>10}  blocks")
+    print(f"{'workload':<44} {'numpy':>10} {'dask':>10} {'floor':>10} {'nums':>10} "
+          f"{'numpy/nums':>11} {'dask/nums':>10} {'dask/floor':>10}  blocks")
+    nan = float("nan")
     for r in rows:
         def fmt(v):
             if v != v:  # nan
@@ -253,11 +269,12 @@ def print_table(rows: list[dict[str, Any]], unit: str = "s") -> None:
             return f"{v * 1e6:.1f}us" if unit == "s" and v < 1e-3 else \
                 (f"{v:.3f}s" if unit == "s" else f"{v:.2f}")
         ok = unit == "s" and r["nums"] > 0
-        ratio_np = r["numpy"] / r["nums"] if ok else float("nan")
-        ratio_dk = r["dask"] / r["nums"] if ok else float("nan")
+        ratio_np = r["numpy"] / r["nums"] if ok else nan
+        ratio_dk = r["dask"] / r["nums"] if ok else nan
+        floor = r.get("floor", nan)
         print(f"{r['workload']:<44} {fmt(r['numpy']):>10} {fmt(r['dask']):>10} "
-              f"{fmt(r['nums']):>10} {ratio_np:>11.2f} {ratio_dk:>10.2f}  "
-              f"{r.get('blocks', '')}")
+              f"{fmt(floor):>10} {fmt(r['nums']):>10} {ratio_np:>11.2f} {ratio_dk:>10.2f} "
+              f"{r['dask'] / floor:>10.2f}  {r.get('blocks', '')}")
 
 
 def main(argv: list[str] | None = None) -> None:

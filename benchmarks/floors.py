@@ -1,0 +1,102 @@
+"""The *floor* of each benchmark workload: its arithmetic in hand-written NumPy, no framework.
+
+A workload's floor is the time of the same arithmetic on the same row blocks, spread over
+``workers`` threads of one process (BLAS at one thread each, as in nums' and Dask's workers),
+with no scheduler, no task graph, no copies and no transfers, and with the cheapest NumPy
+formulation known: elementwise chains walk each block in cache-sized tiles, and the Hessian of
+the Newton steps is one symmetric product per block. It is what a block scheduler with no
+overhead at all would take with NumPy's kernels on this machine, so ``dask / floor`` is the
+largest ``dask / nums`` any such system can show in the same run. nums can go under the floor
+only where its kernels do less work than the NumPy written here.
+
+Used by ``run.py``, ``ray_bench.py`` and ``mpi_bench.py`` (the ``floor`` column). Every floor
+takes its thread pool as ``pool`` and hands it the blocks (NumPy arrays) as ``pool.map``'s
+arguments, so ``ray_bench.py`` runs the same per-block functions as Ray actor calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+TILE_ELEMENTS = 65536  # nums' default tile; 8192 took 10-15% longer here (more NumPy calls)
+
+
+def _row_blocks(a: np.ndarray, rows: int) -> list[np.ndarray]:
+    return [a[i:i + rows] for i in range(0, a.shape[0], rows)]
+
+
+def _elementwise(pool: ThreadPoolExecutor, rows: int, x: np.ndarray, y: np.ndarray) -> float:
+    def block_sum(xb: np.ndarray, yb: np.ndarray) -> float:
+        xf, yf = xb.reshape(-1), yb.reshape(-1)
+        t1, t2 = np.empty(TILE_ELEMENTS), np.empty(TILE_ELEMENTS)
+        total = 0.0
+        for i in range(0, xf.size, TILE_ELEMENTS):
+            n = min(TILE_ELEMENTS, xf.size - i)
+            a, b = t1[:n], t2[:n]
+            np.sin(xf[i:i + n], out=a)
+            np.multiply(xf[i:i + n], yf[i:i + n], out=b)
+            np.add(a, b, out=a)
+            total += float(a.sum())
+        return total
+
+    return sum(pool.map(block_sum, _row_blocks(x, rows), _row_blocks(y, rows)))
+
+
+def _sum0(pool: ThreadPoolExecutor, rows: int, x: np.ndarray) -> np.ndarray:
+    return sum(pool.map(lambda b: np.add.reduce(b, axis=0), _row_blocks(x, rows)))
+
+
+def _mean1(pool: ThreadPoolExecutor, rows: int, x: np.ndarray) -> np.ndarray:
+    return np.concatenate(list(pool.map(lambda b: b.mean(axis=1), _row_blocks(x, rows))))
+
+
+def _matmul(pool: ThreadPoolExecutor, rows: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    blocks = _row_blocks(a, rows)
+    return np.concatenate(list(pool.map(np.matmul, blocks, [b] * len(blocks))))
+
+
+def _gram(pool: ThreadPoolExecutor, rows: int, x: np.ndarray) -> np.ndarray:
+    return sum(pool.map(lambda b: b.T @ b, _row_blocks(x, rows)))
+
+
+def _newton(pool: ThreadPoolExecutor, rows: int, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    w = np.zeros(X.shape[1])
+    x_blocks, y_blocks = _row_blocks(X, rows), _row_blocks(y, rows)
+    for _ in range(2):
+        def step(xb: np.ndarray, yb: np.ndarray, w: np.ndarray = w):
+            p = 1.0 / (1.0 + np.exp(-(xb @ w)))
+            z = xb * np.sqrt(p * (1.0 - p))[:, None]
+            return xb.T @ (p - yb), z.T @ z
+
+        parts = list(pool.map(step, x_blocks, y_blocks))
+        g = sum(p[0] for p in parts)
+        H = sum(p[1] for p in parts)
+        w = w - np.linalg.solve(H + 1e-8 * np.eye(len(w)), g)
+    return w
+
+
+FLOORS: dict[str, Callable[..., Any]] = {
+    "elementwise x*y+sin(x), sum": _elementwise,
+    "sum(axis=0)": _sum0,
+    "mean(axis=1)": _mean1,
+    "square matmul": _matmul,
+    "X.T @ X tall-skinny": _gram,
+    "logistic regression, 2 Newton steps": _newton,
+}
+
+
+def floor_time(name: str, inputs: tuple, block_rows: int, workers: int,
+               median_time: Callable[..., float], repeat: int) -> float:
+    """Median seconds of workload ``name``'s floor (see the module docstring), NaN if it has
+    none; ``block_rows`` is the row count of the first input's blocks."""
+    from threadpoolctl import threadpool_limits
+
+    fn = FLOORS.get(name)
+    if fn is None:
+        return float("nan")
+    with ThreadPoolExecutor(workers) as pool, threadpool_limits(1):
+        return median_time(lambda: fn(pool, block_rows, *inputs), repeat)
