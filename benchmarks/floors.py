@@ -89,14 +89,25 @@ FLOORS: dict[str, Callable[..., Any]] = {
 }
 
 
-def floor_time(name: str, inputs: tuple, block_rows: int, workers: int,
-               median_time: Callable[..., float], repeat: int) -> float:
-    """Median seconds of workload ``name``'s floor (see the module docstring), NaN if it has
-    none; ``block_rows`` is the row count of the first input's blocks."""
-    from threadpoolctl import threadpool_limits
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def floor_fn(name: str, inputs: tuple, block_rows: int, workers: int
+             ) -> Callable[[], Any] | None:
+    """Workload ``name``'s floor on ``inputs`` as a call to time (see the module docstring),
+    None if it has none; ``block_rows`` is the row count of the first input's blocks. The
+    call limits BLAS to one thread while it runs (NumPy's own runs keep its default)."""
+    from threadpoolctl import ThreadpoolController
 
     fn = FLOORS.get(name)
     if fn is None:
-        return float("nan")
-    with ThreadPoolExecutor(workers) as pool, threadpool_limits(1):
-        return median_time(lambda: fn(pool, block_rows, *inputs), repeat)
+        return None
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="floor")
+    pool, blas = _POOLS[workers], ThreadpoolController()
+
+    def run() -> Any:
+        with blas.limit(limits=1):
+            return fn(pool, block_rows, *inputs)
+
+    return run

@@ -60,13 +60,13 @@ def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., A
     return list(bench.workloads(size)) + [bench.newton_workload(size)]
 
 
-def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int) -> tuple[float, tuple]:
-    """Median time of ``fn`` on persisted nums copies of ``inputs`` (current session)."""
+def nums_fn(fn: Callable[..., Any], inputs: tuple) -> tuple[Callable[[], Any], Any]:
+    """An untimed call of ``fn`` on persisted nums copies of ``inputs`` (current session), and
+    the first copy."""
     import nums.numpy as nps
 
     blocked = bench.as_nums(inputs)
-    t = median_time(lambda: _value(fn(nps, *blocked)), repeat)
-    return t, blocked[0].grid_shape
+    return (lambda: _value(fn(nps, *blocked))), blocked[0]
 
 
 # -- inside mpiexec ------------------------------------------------------------------------
@@ -80,8 +80,9 @@ def rank_main(size: str, repeat: int, out: str | None) -> None:
     executor = session.executor
     rows = []
     for name, make_inputs, fn in workloads(size):
-        t, blocks = time_nums(fn, make_inputs(), repeat)
-        rows.append(dict(workload=name, mpi=t, blocks=list(blocks)))
+        run, first = nums_fn(fn, make_inputs())
+        rows.append(dict(workload=name, mpi=median_time(run, repeat),
+                         blocks=list(first.grid_shape)))
     transfer = time_transfer(executor, TRANSFER_BYTES[size], repeat) if executor.size > 1 \
         else None
     nums.shutdown()
@@ -152,16 +153,14 @@ def run_mpi(size: str, repeat: int, ranks: int, timeout: float) -> dict[str, Any
 def run_local(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
     """NumPy, Dask threads and nums-local on every workload (this process)."""
     import nums
-    import nums.numpy as nps
 
     nums.init(backend="local", workers=workers)
     rows = []
     for name, make_inputs, fn in workloads(size):
         inputs = make_inputs()
-        t_local, _ = time_nums(fn, inputs, repeat)
-        block_shape = nps.array(inputs[0]).block_shape
-        rows.append(dict(workload=name, local=t_local,
-                         **bench.time_reference(name, fn, inputs, block_shape, repeat, workers)))
+        local, first = nums_fn(fn, inputs)
+        fns = bench.reference_fns(name, fn, inputs, first.block_shape, workers)
+        rows.append(dict(workload=name, **bench.median_times(dict(fns, local=local), repeat)))
     nums.shutdown()
     return rows
 

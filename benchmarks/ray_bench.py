@@ -43,9 +43,6 @@ def _load_run_module() -> Any:
 
 bench = _load_run_module()
 median_time = bench.median_time
-
-
-
 _values = bench.to_numpy
 
 
@@ -58,15 +55,13 @@ def _to_value(result: Any) -> Any:
     return result if isinstance(result, np.ndarray) else _values(result)
 
 
-def time_nums(fn: Callable[..., Any], inputs: tuple, repeat: int
-              ) -> tuple[float, tuple, tuple]:
-    """Median time of ``fn`` on persisted nums copies of ``inputs`` (current session), and
-    the first input's block shape and grid shape."""
+def nums_fn(fn: Callable[..., Any], inputs: tuple) -> tuple[Callable[[], Any], Any]:
+    """An untimed call of ``fn`` on persisted nums copies of ``inputs`` (current session), and
+    the first copy."""
     import nums.numpy as nps
 
     blocked = bench.as_nums(inputs)
-    t = median_time(lambda: _to_value(fn(nps, *blocked)), repeat)
-    return t, blocked[0].block_shape, blocked[0].grid_shape
+    return (lambda: _to_value(fn(nps, *blocked))), blocked[0]
 
 
 class BareRayPool:
@@ -118,16 +113,13 @@ class _BareWorker:
             return fn(*args)
 
 
-def time_bare_ray(name: str, inputs: tuple, block_rows: int, pool: BareRayPool,
-                  repeat: int) -> float:
-    """Median seconds of workload ``name``'s floor run by ``pool`` (see :class:`BareRayPool`)."""
+def bare_ray_fn(name: str, inputs: tuple, block_rows: int, pool: BareRayPool
+                ) -> Callable[[], Any]:
+    """An untimed call of workload ``name``'s floor run by ``pool`` (:class:`BareRayPool`)."""
     from floors import FLOORS
 
     fn = FLOORS[name]
-    try:
-        return median_time(lambda: fn(pool, block_rows, *inputs), repeat)
-    finally:
-        pool.forget()
+    return lambda: fn(pool, block_rows, *inputs)
 
 
 def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
@@ -138,16 +130,19 @@ def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]
     rows = [dict(workload=name) for name, _, _ in cases]
     nums.init(backend="local", workers=workers)
     for row, (name, inputs, fn) in zip(rows, cases):
-        row["local"], block_shape, row["blocks"] = time_nums(fn, inputs, repeat)
-        row.update(bench.time_reference(name, fn, inputs, block_shape, repeat, workers))
+        local, first = nums_fn(fn, inputs)
+        fns = bench.reference_fns(name, fn, inputs, first.block_shape, workers)
+        row.update(bench.median_times(dict(fns, local=local), repeat))
+        row["blocks"], row["block_rows"] = first.grid_shape, first.block_shape[0]
+        del local, first, fns
     nums.shutdown()
     nums.init(backend="ray", num_cpus=workers)
-    for row, (_, inputs, fn) in zip(rows, cases):
-        row["ray"], block_shape, _ = time_nums(fn, inputs, repeat)
-        row["block_rows"] = block_shape[0]
     pool = BareRayPool(workers)
-    for row, (name, inputs, _) in zip(rows, cases):
-        row["bare"] = time_bare_ray(name, inputs, row["block_rows"], pool, repeat)
+    for row, (name, inputs, fn) in zip(rows, cases):
+        ray_fn, _ = nums_fn(fn, inputs)
+        bare = bare_ray_fn(name, inputs, row["block_rows"], pool)
+        row.update(bench.median_times(dict(ray=ray_fn, bare=bare), repeat))
+        pool.forget()
     nums.shutdown()
     return rows
 

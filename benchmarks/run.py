@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from floors import floor_time
+from floors import floor_fn
 
 SIZES = {
     "small": dict(ew=(2048, 1024), red=(2048, 1024), mm=1024, tall=(250_000, 32)),
@@ -49,6 +49,22 @@ def median_time(fn: Callable[[], Any], repeat: int,
         times.append(time.perf_counter() - start)
         after(result)
     return statistics.median(times)
+
+
+def median_times(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median seconds of each of ``fns``, timed in turns: every round runs each once, in an
+    order rotated round by round, so a slow spell of this shared machine falls on all of them
+    alike rather than on whichever ran then (ratios of one run are what we quote)."""
+    names = list(fns)
+    for name in names:
+        fns[name]()  # warm up (thread pools, BLAS, caches, a bare-Ray pool's stored blocks)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeat):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def to_numpy(a: Any) -> np.ndarray:
@@ -145,30 +161,35 @@ def as_nums(inputs) -> list[Any]:
     return out
 
 
-def time_reference(name: str, fn: Callable[..., Any], inputs: tuple, block_shape: tuple,
-                   repeat: int, workers: int) -> dict[str, float]:
-    """Median times of NumPy, of Dask threads with nums' block shape (``block_shape`` of the
-    first input; the others share its leading block length) and of the workload's floor
-    (:mod:`floors`)."""
+def reference_fns(name: str, fn: Callable[..., Any], inputs: tuple, block_shape: tuple,
+                  workers: int) -> dict[str, Callable[[], Any]]:
+    """The untimed calls of NumPy, of Dask threads with nums' block shape (``block_shape``
+    of the first input; the others share its leading block length) and of the workload's
+    floor (:mod:`floors`), for :func:`median_times`."""
     import dask
     import dask.array as da
 
     dask_inputs = [da.from_array(a, chunks=block_shape if a is inputs[0] else
                                  (block_shape[0],) + a.shape[1:]) for a in inputs]
-    t_numpy = median_time(lambda: to_numpy(fn(np, *inputs)), repeat)
-    with dask.config.set(scheduler="threads", num_workers=workers):
-        t_dask = median_time(lambda: to_numpy(fn(da, *dask_inputs)), repeat)
-    t_floor = floor_time(name, inputs, block_shape[0], workers, median_time, repeat)
-    return dict(numpy=t_numpy, dask=t_dask, floor=t_floor)
+
+    def run_dask() -> Any:
+        with dask.config.set(scheduler="threads", num_workers=workers):
+            return to_numpy(fn(da, *dask_inputs))
+
+    fns = dict(numpy=lambda: to_numpy(fn(np, *inputs)), dask=run_dask)
+    floor = floor_fn(name, inputs, block_shape[0], workers)
+    if floor is not None:
+        fns["floor"] = floor
+    return fns
 
 
 def _time_all(name: str, fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
     import nums.numpy as nps
 
     blocked = as_nums(inputs)
-    times = time_reference(name, fn, inputs, blocked[0].block_shape, repeat, workers)
-    t_nums = median_time(lambda: fn(nps, *blocked).get(), repeat)
-    return dict(times, nums=t_nums, blocks=blocked[0].grid_shape)
+    fns = reference_fns(name, fn, inputs, blocked[0].block_shape, workers)
+    fns["nums"] = lambda: fn(nps, *blocked).get()
+    return dict(median_times(fns, repeat), blocks=blocked[0].grid_shape)
 
 
 def run_overheads(repeat: int) -> list[dict[str, Any]]:
