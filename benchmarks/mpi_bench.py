@@ -51,22 +51,10 @@ median_time = bench.median_time
 TRANSFER_BYTES = {"small": 64 * 2**20, "medium": 512 * 2**20}
 
 
-_value = bench.to_numpy
-
-
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:
     """run.py's workloads plus logistic-regression Newton steps (same inputs on every rank:
     fixed seeds)."""
     return list(bench.workloads(size)) + [bench.newton_workload(size)]
-
-
-def nums_fn(fn: Callable[..., Any], inputs: tuple) -> tuple[Callable[[], Any], Any]:
-    """An untimed call of ``fn`` on persisted nums copies of ``inputs`` (current session), and
-    the first copy."""
-    import nums.numpy as nps
-
-    blocked = bench.as_nums(inputs)
-    return (lambda: _value(fn(nps, *blocked))), blocked[0]
 
 
 # -- inside mpiexec ------------------------------------------------------------------------
@@ -80,7 +68,7 @@ def rank_main(size: str, repeat: int, out: str | None) -> None:
     executor = session.executor
     rows = []
     for name, make_inputs, fn in workloads(size):
-        run, first = nums_fn(fn, make_inputs())
+        run, first = bench.nums_fn(fn, make_inputs())
         rows.append(dict(workload=name, mpi=median_time(run, repeat),
                          blocks=list(first.grid_shape)))
     transfer = time_transfer(executor, TRANSFER_BYTES[size], repeat) if executor.size > 1 \
@@ -158,7 +146,7 @@ def run_local(size: str, repeat: int, workers: int) -> list[dict[str, Any]]:
     rows = []
     for name, make_inputs, fn in workloads(size):
         inputs = make_inputs()
-        local, first = nums_fn(fn, inputs)
+        local, first = bench.nums_fn(fn, inputs)
         fns = bench.reference_fns(name, fn, inputs, first.block_shape, workers)
         rows.append(dict(workload=name, **bench.median_times(dict(fns, local=local), repeat)))
     nums.shutdown()

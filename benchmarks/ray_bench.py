@@ -43,25 +43,11 @@ def _load_run_module() -> Any:
 
 bench = _load_run_module()
 median_time = bench.median_time
-_values = bench.to_numpy
 
 
 def workloads(size: str) -> list[tuple[str, Callable[[], tuple], Callable[..., Any]]]:
     """run.py's workloads plus logistic-regression Newton steps."""
     return list(bench.workloads(size)) + [bench.newton_workload(size)]
-
-
-def _to_value(result: Any) -> Any:
-    return result if isinstance(result, np.ndarray) else _values(result)
-
-
-def nums_fn(fn: Callable[..., Any], inputs: tuple) -> tuple[Callable[[], Any], Any]:
-    """An untimed call of ``fn`` on persisted nums copies of ``inputs`` (current session), and
-    the first copy."""
-    import nums.numpy as nps
-
-    blocked = bench.as_nums(inputs)
-    return (lambda: _to_value(fn(nps, *blocked))), blocked[0]
 
 
 class BareRayPool:
@@ -70,7 +56,7 @@ class BareRayPool:
 
     One actor per CPU, pinned to the driver's node and called in turn (as nums' workers are).
     A NumPy argument is put in the object store the first time it is seen (the untimed
-    warm-up run of :func:`median_time`) and passed by its ObjectRef after that, as nums and
+    warm-up run of ``median_times``) and passed by its ObjectRef after that, as nums and
     Dask start from data already in them; other arguments are pickled with the call.
     """
 
@@ -130,7 +116,7 @@ def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]
     rows = [dict(workload=name) for name, _, _ in cases]
     nums.init(backend="local", workers=workers)
     for row, (name, inputs, fn) in zip(rows, cases):
-        local, first = nums_fn(fn, inputs)
+        local, first = bench.nums_fn(fn, inputs)
         fns = bench.reference_fns(name, fn, inputs, first.block_shape, workers)
         row.update(bench.median_times(dict(fns, local=local), repeat))
         row["blocks"], row["block_rows"] = first.grid_shape, first.block_shape[0]
@@ -139,7 +125,7 @@ def run_throughput(size: str, repeat: int, workers: int) -> list[dict[str, Any]]
     nums.init(backend="ray", num_cpus=workers)
     pool = BareRayPool(workers)
     for row, (name, inputs, fn) in zip(rows, cases):
-        ray_fn, _ = nums_fn(fn, inputs)
+        ray_fn, _ = bench.nums_fn(fn, inputs)
         bare = bare_ray_fn(name, inputs, row["block_rows"], pool)
         row.update(bench.median_times(dict(ray=ray_fn, bare=bare), repeat))
         pool.forget()

@@ -183,13 +183,19 @@ def reference_fns(name: str, fn: Callable[..., Any], inputs: tuple, block_shape:
     return fns
 
 
-def _time_all(name: str, fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
+def nums_fn(fn: Callable[..., Any], inputs: tuple) -> tuple[Callable[[], Any], Any]:
+    """An untimed call of ``fn`` on persisted nums copies of ``inputs`` (running session),
+    for :func:`median_times`, and the first copy (its blocks are the ones Dask gets)."""
     import nums.numpy as nps
 
     blocked = as_nums(inputs)
-    fns = reference_fns(name, fn, inputs, blocked[0].block_shape, workers)
-    fns["nums"] = lambda: fn(nps, *blocked).get()
-    return dict(median_times(fns, repeat), blocks=blocked[0].grid_shape)
+    return (lambda: to_numpy(fn(nps, *blocked))), blocked[0]
+
+
+def _time_all(name: str, fn, inputs, repeat: int, workers: int) -> dict[str, Any]:
+    run, first = nums_fn(fn, inputs)
+    fns = reference_fns(name, fn, inputs, first.block_shape, workers)
+    return dict(median_times(dict(fns, nums=run), repeat), blocks=first.grid_shape)
 
 
 def run_overheads(repeat: int) -> list[dict[str, Any]]:
