@@ -34,15 +34,19 @@ def get(*arrays: Any) -> Any:
     numpy.ndarray or tuple of numpy.ndarray
         One array for one argument, a tuple otherwise.
     """
-    import numpy as np
-
     from nums.array.conversion import is_blockarray
-    from nums.ir.lower import fetch_all, materialize
+    from nums.ir.lower import fetch, materialize
 
-    blocked = [a for a in arrays if is_blockarray(a)]
-    materialize([a._node for a in blocked], fetching=True)
-    values = iter(fetch_all([a._leaf() for a in blocked]))
-    out = [next(values) if is_blockarray(a) else np.asarray(a) for a in arrays]
+    nodes = [a._node for a in arrays if is_blockarray(a)]
+    materialize(nodes)
+    out = []
+    for a in arrays:
+        if is_blockarray(a):
+            out.append(fetch(a._leaf()))
+        else:
+            import numpy as np
+
+            out.append(np.asarray(a))
     return out[0] if len(out) == 1 else tuple(out)
 
 

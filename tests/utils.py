@@ -26,7 +26,7 @@ def block_shape_for(shape: tuple[int, ...], kind: str) -> tuple[int, ...]:
 
 def check_blocks(x: Any) -> None:
     """Every computed block has the shape and dtype the grid says."""
-    leaf = x._leaf(fetching=True)  # fetched right below, as get() would
+    leaf = x._leaf()
     grid = leaf.grid
     for axis, chunks in enumerate(grid.chunks):
         assert sum(chunks) == x.shape[axis], (grid.chunks, x.shape)

@@ -22,8 +22,7 @@
   by Ray's reference counting as soon as no BlockArray (or pending task) holds their ref.
   Ray queues batches whose inputs are not ready yet. ``np.errstate`` set in the driver
   applies to its kernels.
-- **get** is one ``ray.get`` of all refs; the final merge of a reduction that it is asked for
-  runs in the driver (:meth:`RayExecutor.get`). A job still running after two seconds continues in
+- **get** is one ``ray.get`` of all refs. A job still running after two seconds continues in
   :mod:`nums.backends.ray.progress` (a tqdm bar in interactive terminals, a watch on the nodes).
   A kernel's exception is re-raised with its original type and message; a system failure
   while one of the session's nodes is dead raises :class:`~nums.backends.ray.errors.NodeLostError`
@@ -68,11 +67,11 @@ DEFAULT_MAX_RETRIES = 3
 START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
 NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
 NODE_DEATH_DETECTION_S = 30.0  # Ray declares a node dead after ~15 s of failed health checks
-# get() merges partials in the driver up to this output size and these input bytes, and so
-# many merges at most (the others run on the workers, in parallel).
+# get() merges partials in the driver up to this output size and these input bytes, and a
+# flush keeps back so many such merges at most (their partials stay in the object store).
 DRIVER_MERGE_BYTES = 2**20
 DRIVER_MERGE_INPUT_BYTES = 4 * 2**20
-MAX_DRIVER_MERGES = 16
+MAX_HELD_MERGES = 16
 _DEFAULT_ERRSTATE = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
@@ -114,6 +113,7 @@ class RayExecutor:
         self._slots = [max(1, int(n.cpus)) for n in self.nodes]
         self._pool = WorkerPool(self._strategies, self._slots, max_retries=self.max_retries)
         self._staged: list[StagedKernel] = []
+        self._held: set[int] = set()  # ids of staged final merges kept back by flush
         self.batches_sent = 0  # actor calls sent for kernels, and the kernels in them
         self.kernels_sent = 0
         self.kernels_in_driver = 0  # final merges that get() ran in the driver
@@ -234,12 +234,38 @@ class RayExecutor:
         If sending fails (an argument Ray cannot pickle, Ctrl-C), the kernels not sent are
         dropped and reading their blocks raises RuntimeError naming the cause.
         """
+        self._send(hold=True)
+
+    def _send(self, hold: bool) -> None:
+        """:meth:`flush`; with ``hold``, keep back final merges (see :meth:`_final_merges`).
+
+        Merges kept back before and sent now go first, in batches of their own, so that the
+        kernels reading them are batched as any others (not all into the merge's batch). If
+        sending fails, the kernels not sent are marked so (reading them raises), and so are
+        kept merges that read them; merges kept back before stay kept.
+        """
         staged, self._staged = self._staged, []
+        before = self._held
+        kept = self._final_merges(staged) if hold else []
+        self._held = {id(task) for task in kept}
+        self._staged = kept
+        earlier = [t for t in staged if id(t) in before and id(t) not in self._held]
+        rest = [t for t in staged if id(t) not in before and id(t) not in self._held]
         try:
-            self._send_batches(staged)
+            self._send_batches(earlier)
+            self._send_batches(rest)
         except BaseException as exc:
-            mark_unsent(staged, exc)
+            mark_unsent(earlier + rest, exc)
+            lost = [t for t in kept if any(type(a) is BlockRef and a.unsent is not None
+                                           for a in t.item.args)]
+            mark_unsent(lost, exc)
+            self._held -= {id(t) for t in lost}
+            self._staged = [t for t in kept if id(t) in self._held]
             raise
+        finally:
+            for task in earlier + rest:  # the staging links matter only while batching
+                for block in task.outputs:
+                    block.task = None
 
     def _send_batches(self, staged: list[StagedKernel]) -> None:
         """Send ``staged`` to the worker actors in batches; set their outputs' refs."""
@@ -272,10 +298,7 @@ class RayExecutor:
         return self._pool.run_method(node, num_returns, name)
 
     def get(self, refs: Sequence[Any], timeout: float | None = None) -> list[Any]:
-        """Send what is staged, wait for ``refs`` (one ``ray.get``) and return their values.
-
-        Final merges of staged reductions that compute blocks of ``refs`` run in the driver
-        on the partials that the same ``ray.get`` fetches (see :meth:`_driver_merges`).
+        """Wait for ``refs`` (one ``ray.get``) and return their values.
 
         Parameters
         ----------
@@ -296,18 +319,15 @@ class RayExecutor:
         NodeLostError
             If a node of the session died and its blocks could not be computed.
         """
-        here = self._driver_merges(refs) if self._staged else []
-        if here:
-            taken = {id(task) for task in here}
-            self._staged = [t for t in self._staged if id(t) not in taken]
         if self._staged:
-            try:
-                self.flush()
-            except BaseException as exc:
-                mark_unsent(here, exc)
-                raise
+            self._send(hold=True)
+        wanted = {id(r.task) for r in refs if type(r) is BlockRef and r.task is not None}
+        here = [t for t in self._staged if id(t) in wanted]  # kept back: run here
         if not here:
             return self._fetch(refs, timeout)
+        taken = {id(t) for t in here}
+        self._staged = [t for t in self._staged if id(t) not in taken]
+        self._held -= taken
         return self._get_merging_here(refs, here, timeout)
 
     def _fetch(self, refs: Sequence[Any], timeout: float | None) -> list[Any]:
@@ -349,34 +369,34 @@ class RayExecutor:
                 self.last_job = (self._job_start, time.time())
                 self._job_start = None
 
-    def _driver_merges(self, refs: Sequence[Any]) -> list[StagedKernel]:
-        """The staged kernels that :meth:`get` runs in the driver: each computes a block of
-        ``refs`` by merging the small outputs of two or more staged kernels, and no staged
-        kernel reads it (the root of a reduction's merge tree); :data:`MAX_DRIVER_MERGES` at
-        most.
+    def _final_merges(self, staged: list[StagedKernel]) -> list[StagedKernel]:
+        """The kernels of ``staged`` that :meth:`flush` keeps back for :meth:`get` to run in
+        the driver: each merges the small outputs of two or more staged kernels, and no
+        staged kernel reads its output (the root of a reduction's merge tree); at most the
+        last :data:`MAX_HELD_MERGES` of them (a kept merge holds its partials in the object
+        store until it is fetched or read).
 
         On Ray such a merge is one more actor call, which Ray sends only once the partials
         exist: a round trip after them (3-5 ms here, a third of a small reduction), where the
         driver, which fetches the result anyway, merges a few KiB in microseconds. The
-        lowering leaves the kernels of what ``get()`` computes staged for this
-        (:func:`nums.ir.lower.materialize` with ``fetching``). The driver keeps the merged
-        block (:attr:`BlockRef.value`) and puts it in the object store only when a kernel
-        reads it (a put costs a millisecond here); its NumPy warnings appear in the driver,
-        as NumPy's would.
+        lowering flushes before every ``get()``, so the merge of what ``get()`` asks for is
+        kept back by that flush (and by those of the other arrays of a ``nums.get(a, b)``);
+        a flush that stages a kernel reading it sends it as a kernel like the others. The
+        driver keeps the merged block (:attr:`BlockRef.value`) and puts it in the object store
+        only when a kernel reads it (a put costs a millisecond here). So ``persist()`` of a
+        reduction computes its partials and leaves the merge for the first read; a merge in
+        the driver raises its NumPy warnings there, as NumPy would.
         """
-        wanted = {id(r.task) for r in refs if type(r) is BlockRef and r.task is not None}
-        if not wanted:
-            return []
-        read = {id(t) for task in self._staged for t in task.reads}
-        here = [task for task in self._staged if id(task) in wanted and id(task) not in read
-                and self._is_small_merge(task)][:MAX_DRIVER_MERGES]
-        for task in here:  # its partials are sent now: holding them would keep their inputs
+        read = {id(t) for task in staged for t in task.reads}
+        kept = [task for task in staged if id(task) not in read and
+                (id(task) in self._held or self._is_small_merge(task))][-MAX_HELD_MERGES:]
+        for task in kept:  # its partials are sent now: holding them would keep their inputs
             task.reads = []
-        return here
+        return kept
 
     def _is_small_merge(self, task: StagedKernel) -> bool:
         """Whether ``task`` is a CPU kernel with a small output that reads only the small
-        outputs of two or more staged kernels (see :meth:`_driver_merges`)."""
+        outputs of two or more staged kernels (see :meth:`_final_merges`)."""
         item = task.item
         if item.kind != "cpu" or item.num_returns != 1 or len(task.reads) < 2 or \
                 task.nbytes is None or task.nbytes > DRIVER_MERGE_BYTES:
@@ -392,7 +412,7 @@ class RayExecutor:
 
     def _get_merging_here(self, refs: Sequence[Any], here: list[StagedKernel],
                           timeout: float | None) -> list[Any]:
-        """:meth:`get` of ``refs`` where the kernels ``here`` (see :meth:`_driver_merges`)
+        """:meth:`get` of ``refs`` where the kernels ``here`` (see :meth:`_final_merges`)
         run in the driver on their inputs, fetched in the same ``ray.get`` as the other refs.
         A kernel that raises is sent to Ray as any other (which raises it with its type)."""
         started = time.monotonic()
@@ -401,8 +421,9 @@ class RayExecutor:
         others = [r for r in refs if id(r) not in outputs]
         try:
             values = self._fetch(others + inputs, timeout)
-        except BaseException:  # a timeout, a partial's error, Ctrl-C: they run on Ray
-            self._send_alone(here)
+        except BaseException:  # a timeout, a partial's error: keep them for the next get
+            self._staged.extend(here)
+            self._held.update(id(task) for task in here)
             raise
         fetched = dict(zip(map(id, others + inputs), values))
         computed: dict[int, Any] = {}
@@ -413,9 +434,11 @@ class RayExecutor:
                 value = run_kernel(item.kernel, item.kind, item.errstate or _DEFAULT_ERRSTATE,
                                    *args)
             except BaseException as exc:
-                self._send_alone(here[at:])  # a later get reads them from Ray
-                if not isinstance(exc, Exception):  # Ctrl-C
+                self._staged.extend(here[at:])
+                self._held.update(id(t) for t in here[at:])
+                if not isinstance(exc, Exception):  # Ctrl-C: they stay kept for a later get
                     raise
+                self._send(hold=False)  # their errors come from Ray, as any kernel's
                 left = None if timeout is None else \
                     max(0.1, timeout - (time.monotonic() - started))
                 return self._fetch(refs, left)
@@ -424,15 +447,6 @@ class RayExecutor:
             computed[id(block)] = value
             self.kernels_in_driver += 1
         return [computed[id(r)] if id(r) in computed else fetched[id(r)] for r in refs]
-
-    def _send_alone(self, tasks: list[StagedKernel]) -> None:
-        """Send ``tasks`` (merges :meth:`get` took to run here) to Ray, in batches of their
-        own: one that reads a failed block fails its whole batch, and so only itself."""
-        try:
-            self._send_batches(tasks)
-        except BaseException as exc:
-            mark_unsent(tasks, exc)
-            raise
 
     def _translate(self, err: BaseException, deadline: float | None) -> BaseException:
         """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
@@ -473,6 +487,7 @@ class RayExecutor:
         self._closed = True
         mark_unsent(self._staged, RuntimeError("the nums session was shut down first"))
         self._staged.clear()
+        self._held.clear()
         if self._ray.is_initialized():
             self._pool.shutdown()
             if self.owns_ray:

@@ -103,10 +103,10 @@ class BlockArray:
         return self.shape[0]
 
     # -- computing -----------------------------------------------------------------------
-    def _leaf(self, fetching: bool = False) -> Leaf:
+    def _leaf(self) -> Leaf:
         node = self._node
         if node.leaf is None:
-            materialize([node], fetching=fetching)
+            materialize([node])
         self._node = node.leaf
         return self._node
 
@@ -117,7 +117,7 @@ class BlockArray:
 
     def get(self) -> np.ndarray:
         """Compute the array and return it as a NumPy array."""
-        return fetch(self._leaf(fetching=True))
+        return fetch(self._leaf())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         value = self.get()

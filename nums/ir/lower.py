@@ -4,15 +4,6 @@
 one lowering function; they share the session's executor and placement. Tasks are handed to
 the executor as they are built; executors that stage them (threads, Ray) start them at the
 flush after each node, while the next node is planned; :func:`fetch` waits for the values.
-
-When the values are wanted at once (``get()``, ``nums.get``), :func:`materialize` is told so
-(``fetching=True``) and leaves the kernels of the last requested node staged: the executor's
-``get`` then sends them knowing which blocks it is asked for. The Ray executor uses that to run
-the final merge of a reduction in the driver, on partials it fetches anyway, instead of one
-more worker round trip after them (a third of a small reduction there). An executor needs no
-state between flushes for it, and ``persist()`` still computes everything. Only the last
-node: the kernels of two arrays never share a flush, so one array's failing kernel cannot
-fail the other's in a shared batch.
 """
 
 from __future__ import annotations
@@ -34,7 +25,7 @@ from nums.kernels.registry import kernel
 from nums.optimizer.plan import Plan
 from nums.runtime.session import Session, current
 
-__all__ = ["materialize", "fetch", "fetch_all", "leaf_from_blocks", "plan_of"]
+__all__ = ["materialize", "fetch", "leaf_from_blocks", "plan_of"]
 
 
 def _segments(a_chunks: Sequence[int], b_chunks: Sequence[int]
@@ -179,9 +170,8 @@ class Lowering:
         self.flush = getattr(self.executor, "flush", _no_flush)
         self.placement.begin_job()
 
-    def ensure(self, node: Node, flush: bool = True) -> Leaf:
-        """The node's result as a Leaf, computing it (and what it needs) if necessary; with
-        ``flush=False`` its own kernels stay staged (the next ``get`` or flush sends them)."""
+    def ensure(self, node: Node) -> Leaf:
+        """The node's result as a Leaf, computing it (and what it needs) if necessary."""
         leaf = node.leaf
         if leaf is not None:
             return leaf
@@ -192,8 +182,7 @@ class Lowering:
         lower = _LOWERINGS[type(node)]
         leaf = lower(self, node)
         self.placement.settle(leaf)
-        if flush:
-            self.flush()
+        self.flush()
         if self.memo is not None:
             self.memo[id(node)] = (node, leaf)
             return leaf
@@ -604,11 +593,8 @@ _LOWERINGS = {
 }
 
 
-def materialize(nodes: Iterable[Node], session: Session | None = None, *,
-                fetching: bool = False) -> list[Leaf]:
-    """Compute ``nodes`` (submitting their tasks) and return their Leaf results; with
-    ``fetching``, the caller fetches them next (:func:`fetch_all`), which sends the last
-    node's own kernels (see the module docstring)."""
+def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[Leaf]:
+    """Compute ``nodes`` (submitting their tasks) and return their Leaf results."""
     nodes = list(nodes)
     leaves = [n.leaf for n in nodes]
     if None not in leaves:
@@ -616,9 +602,7 @@ def materialize(nodes: Iterable[Node], session: Session | None = None, *,
     session = session or current()
     _choose_mode(nodes, session)
     lowering = Lowering(session)
-    pending = [i for i, n in enumerate(nodes) if n.leaf is None]
-    last = pending[-1] if fetching else None
-    leaves = [lowering.ensure(n, flush=i != last) for i, n in enumerate(nodes)]
+    leaves = [lowering.ensure(n) for n in nodes]
     record = lowering.record()  # cheap; turned into a Plan only if nums.explain asks
     for leaf in leaves:
         if leaf.plan is None:
@@ -687,29 +671,15 @@ def _choose_mode(nodes: list[Node], session: Session) -> None:
 
 def fetch(leaf: Leaf, session: Session | None = None) -> np.ndarray:
     """Wait for a Leaf's blocks and assemble them into one NumPy array."""
-    return fetch_all([leaf], session)[0]
-
-
-def fetch_all(leaves: Sequence[Leaf], session: Session | None = None) -> list[np.ndarray]:
-    """Wait for the blocks of ``leaves`` (one executor ``get`` for all) and assemble each
-    into one NumPy array."""
     session = session or current()
-    refs = [ref for leaf in leaves for ref in leaf.refs.ravel()]
-    values = session.executor.get(refs)
-    out, at = [], 0
-    for leaf in leaves:
-        out.append(_assemble(leaf, values[at:at + leaf.refs.size]))
-        at += leaf.refs.size
-    return out
-
-
-def _assemble(leaf: Leaf, values: Sequence[Any]) -> np.ndarray:
-    if len(values) == 1:  # a copy: the caller may write to it, blocks stay immutable
-        (value,) = values
+    refs = leaf.refs
+    if refs.size == 1:  # a copy: the caller may write to it, blocks stay immutable
+        (value,) = session.executor.get([refs.flat[0]])
         if type(value) is np.ndarray and value.dtype == leaf.dtype \
                 and value.shape == leaf.shape:
             return value.copy()
         return np.array(value, dtype=leaf.dtype, copy=True).reshape(leaf.shape)
+    values = session.executor.get(list(refs.ravel()))
     out = np.empty(leaf.shape, dtype=leaf.dtype)
     for index, value in zip(leaf.grid.indices(), values):
         out[leaf.grid.block_slices(index)] = value
