@@ -1,13 +1,15 @@
 """The *floor* of each benchmark workload: its arithmetic in hand-written NumPy, no framework.
 
 A workload's floor is the time of the same arithmetic on the same row blocks, spread over
-``workers`` threads of one process (BLAS at one thread each, as in nums' and Dask's workers),
+``workers`` threads of one process (BLAS at one thread each, as in nums' workers),
 with no scheduler, no task graph, no copies and no transfers, and with the cheapest NumPy
 formulation known: elementwise chains walk each block in cache-sized tiles, and the Hessian of
 the Newton steps is one symmetric product per block. It is what a block scheduler with no
 overhead at all would take with NumPy's kernels on this machine, so ``dask / floor`` is the
 largest ``dask / nums`` any such system can show in the same run. nums can go under the floor
-only where its kernels do less work than the NumPy written here.
+where its kernels do less work than the NumPy written here, where separate processes (Ray,
+MPI) spare it the GIL that the floor's threads take between NumPy calls (a few percent for
+tile loops), and by this shared machine's noise: quote several runs.
 
 Used by ``run.py``, ``ray_bench.py`` and ``mpi_bench.py`` (the ``floor`` column). Every floor
 takes its thread pool as ``pool`` and hands it the blocks (NumPy arrays) as ``pool.map``'s
