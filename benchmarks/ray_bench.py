@@ -61,14 +61,13 @@ class BareRayPool:
     """
 
     def __init__(self, workers: int) -> None:
-        import floors
         import ray
-        from ray import cloudpickle
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        cloudpickle.register_pickle_by_value(floors)  # workers cannot import benchmarks/
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), False)
-        actor = ray.remote(num_cpus=0, scheduling_strategy=here)(_BareWorker)
+        imports = {"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}}  # floors, by name
+        actor = ray.remote(num_cpus=0, scheduling_strategy=here,
+                           runtime_env=imports)(_BareWorker)
         self.actors = [actor.remote() for _ in range(workers)]
         self._refs: dict[tuple, Any] = {}
         self._ray = ray
