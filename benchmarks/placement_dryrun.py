@@ -17,12 +17,21 @@ Jobs (float64):
     d-vectors and d x d partials; at least one d x d partial reaches the device that
     finishes the Hessian, so ``8 * d**2`` bytes. ``largest`` is the largest block that
     crossed devices; ``X stays`` says whether it is smaller than X's blocks (no block of
-    X, or of an X-sized temporary, moved). y is blocked like X's rows, as a user would
-    make it (``block_shape=``), so that ``mu - y`` is aligned.
+    X, or of an X-sized temporary, moved). y is made with the default blocks (no
+    ``block_shape=``): the aligned default (see :mod:`nums.array.grid`) gives an array
+    created after X, with X's number of rows, X's row partition, so ``mu - y`` and
+    ``X * s[:, None]`` are aligned without a move.
 (b) square matmul ``n x n`` on square blocks. Bound: the 2-D (SUMMA) algorithm on a
     sqrt(P) x sqrt(P) grid receives ``2 * 8 * n**2 * (sqrt(P) - 1) / P`` bytes per device.
 (c) an elementwise chain and a full sum over ``N`` elements. Bound: one 8-byte partial per
     device reaches the root: ``8`` bytes (reported as a count of partials moved).
+
+Then, for the issue's case (X of ``rows x 256`` from ``default_rng(0).standard_normal``, w of
+``rows`` from ``default_rng(1).random``, both default blocks, ``X.T @ (X * w[:, None])``,
+planned by ``nums.explain``), one line per device count: the bytes moved, the size of the
+d x d partials (``8 * 256 * 256 * devices``) and their ratio, aligned (the default) and with
+the alignment rule off (``Session.default_partitions = None``: the pure per-array default,
+which re-blocks w). The acceptance bound is a ratio of at most 10.
 
 Usage::
 
@@ -45,7 +54,7 @@ BLOCK = 32 * 2**20
 
 def job_logistic(rows: int, d: int = 256):
     X = nps.random.default_rng(0).standard_normal((rows, d))
-    y = nps.random.default_rng(1).random(rows, block_shape=(X.block_shape[0],))
+    y = nps.random.default_rng(1).random(rows)  # default blocks: aligned with X's rows
     w = nps.zeros(d)
     mu = 1 / (1 + nps.exp(-(X @ w)))
     grad = X.T @ (mu - y) + 0.1 * w
@@ -94,6 +103,23 @@ def evaluate(name, build, devices: int, mode: str) -> dict:
     return row
 
 
+def weighted_gram(devices: int, rows: int, d: int = 256, aligned: bool = True) -> dict:
+    """The issue's case: bytes moved to plan ``X.T @ (X * w[:, None])`` on ``devices``."""
+    nums.shutdown()
+    session = nums.init(backend="dryrun", cluster_shape=(devices,), block_size=BLOCK)
+    if not aligned:
+        session.default_partitions = None  # the rule off: each array's own default
+    X = nps.random.default_rng(0).standard_normal((rows, d))
+    w = nps.random.default_rng(1).random(rows)
+    plan = nums.explain(X.T @ (X * w[:, None]))
+    partials = 8.0 * d * d * devices
+    row = dict(devices=devices, aligned=aligned, x_rows=X.block_shape[0],
+               w_rows=w.block_shape[0], moved=plan.moved_bytes, partials=partials,
+               ratio=plan.moved_bytes / partials)
+    nums.shutdown()
+    return row
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
@@ -118,6 +144,16 @@ def main(argv=None) -> None:
                       f"{r['net']:>11.2f}{r['ms_per_op']:>8.3f}{r['ops']:>10}"
                       f"{r['moved'] / 2**20:>11.1f} MiB{r['largest'] / 2**20:>8.2f} MiB"
                       f"{r['x_stays']:>9}")
+    print(f"\nX.T @ (X * w[:, None]), X {rows:,} x 256, w {rows:,} (default blocks); "
+          "partials = 8 * 256 * 256 * devices; acceptance: moved <= 10x partials")
+    print(f"{'devices':>8}{'blocks':>9}{'X rows/block':>14}{'w rows/block':>14}"
+          f"{'moved':>14}{'partials':>12}{'moved/partials':>16}")
+    for devices in args.devices:
+        for aligned in (True, False):
+            r = weighted_gram(devices, rows, aligned=aligned)
+            print(f"{devices:>8}{'aligned' if aligned else 'own':>9}{r['x_rows']:>14,}"
+                  f"{r['w_rows']:>14,}{r['moved'] / 2**20:>10.2f} MiB"
+                  f"{r['partials'] / 2**20:>8.2f} MiB{r['ratio']:>16.2f}")
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def run_overheads(repeat: int) -> list[dict[str, Any]]:
         return materialize([(big + 1)._node])
 
     def wait(leaves):
-        from nums.ir.lower import fetch
+        from nums.runtime.transfer import fetch
 
         fetch(leaves[0])
 

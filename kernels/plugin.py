@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nums.kernels import creation, fused, linalg, movement, random, reduce
+from nums.kernels import creation, fused, linalg, movement, random, reduce, select
 
 from nums.runtime.hookspecs import KernelSet, hookimpl
 
@@ -25,6 +25,10 @@ CPU_KERNELS = {
     "diag_from_vector": creation.diag_from_vector,
     "diag_of_block": creation.diag_of_block,
     "random_block": random.random_block,
+    "count_nonzero_block": select.count_nonzero_block,
+    "nonzero_block": select.nonzero_block,
+    "flatnonzero_block": select.flatnonzero_block,
+    "masked_block": select.masked_block,
 }
 
 

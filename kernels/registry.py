@@ -1,4 +1,4 @@
-"""The kernel registry: kernel name -> :class:`~nums.runtime.executor.Kernel`.
+"""The kernel registry: kernel name -> :class:`Kernel`.
 
 Built from every registered kernel set on first use; a later set for the same kind overrides
 an earlier one (so a plugin can replace a built-in kernel).
@@ -7,10 +7,38 @@ an earlier one (so a plugin can replace a built-in kernel).
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from nums.runtime.executor import Kernel
+__all__ = ["Kernel", "kernel", "all_kernels"]
 
-__all__ = ["kernel", "all_kernels"]
+
+class Kernel:
+    """A named block kernel with one implementation per device kind.
+
+    Kernels pickle by name, so a worker process resolves them in its own kernel registry.
+    """
+
+    __slots__ = ("name", "impls", "num_returns")
+
+    def __init__(self, name: str, impls: dict[str, Any], num_returns: int = 1) -> None:
+        self.name = name
+        self.impls = impls
+        self.num_returns = num_returns
+
+    def for_kind(self, kind: str) -> Any:
+        """Return the implementation for devices of ``kind`` ("cpu", "gpu")."""
+        try:
+            return self.impls[kind]
+        except KeyError:
+            raise NotImplementedError(
+                f"kernel {self.name!r} has no implementation for {kind!r} devices") from None
+
+    def __reduce__(self):
+        return kernel, (self.name,)
+
+    def __repr__(self) -> str:
+        return f"Kernel({self.name!r}, kinds={sorted(self.impls)})"
+
 
 
 @functools.lru_cache(maxsize=1)

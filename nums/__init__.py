@@ -1,4 +1,4 @@
-"""nums: NumPy on many machines and GPUs.
+"""nums: NumPy on many machines (CPUs; GPU blocks are planned).
 
 >>> import nums, nums.numpy as nps
 >>> nums.init()                                # local backend, one worker per core
@@ -35,7 +35,8 @@ def get(*arrays: Any) -> Any:
         One array for one argument, a tuple otherwise.
     """
     from nums.array.conversion import is_blockarray
-    from nums.ir.lower import fetch, materialize
+    from nums.ir.lower import materialize
+    from nums.runtime.transfer import fetch
 
     nodes = [a._node for a in arrays if is_blockarray(a)]
     materialize(nodes)
@@ -92,7 +93,7 @@ def rank() -> int:
     from nums.runtime import session as _session_module
 
     running = _session_module._session
-    value = getattr(running.executor, "rank", None) if running is not None else None
+    value = running.executor.rank if running is not None else None
     if isinstance(value, int):
         return value
     for name in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"):

@@ -136,6 +136,153 @@ def test_reshape_errors(backend):
             nps.reshape(x, shape)
 
 
+# -- re-blocking: NumS's x.reshape(block_shape=...) -------------------------------------------
+
+REBLOCK_SHAPES = [(10,), (6, 4), (7, 5), (2, 3, 5), (1, 9), (0, 4)]
+
+
+def _grid_of_new_array(a: np.ndarray, block_shape):
+    """The blocks a creation function gives ``a`` for ``block_shape`` (the oracle)."""
+    return nps.array(a, block_shape=block_shape).grid
+
+
+def _check_grid(y, a: np.ndarray, block_shape) -> None:
+    want = _grid_of_new_array(a, block_shape)
+    assert y.grid.chunks == want.chunks
+    assert y.block_shape == want.block_shape
+    assert y.grid_shape == want.grid_shape
+    # what was asked, where the block fits the axis
+    for n, b, got, g in zip(a.shape, block_shape, y.block_shape, y.grid_shape):
+        if 0 < b <= n:
+            assert got == b
+            assert g == -(-n // b)
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+@pytest.mark.parametrize("target", BLOCKINGS)
+@pytest.mark.parametrize("shape", REBLOCK_SHAPES, ids=str)
+def test_reshape_block_shape_only(backend, blocking, target, shape):
+    a = _data(shape)
+    x = _make(a, blocking)
+    before = x.grid.chunks
+    bs = block_shape_for(shape, target)
+    for y in (x.reshape(block_shape=bs), x.reshape(None, block_shape=bs),
+              x.reshape(block_shape=list(bs)), nps.reshape(x, None, block_shape=bs),
+              x.rechunk(bs)):
+        assert y.shape == a.shape
+        _check_grid(y, a, bs)
+        assert_eq(y, a)
+    # the source keeps its blocks and values
+    assert x.grid.chunks == before
+    assert_eq(x, a)
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+@pytest.mark.parametrize("block_shape", [(6, 4), (3, 2), (4, 3), (1, 1), (5, 1), (1, 4)])
+def test_reshape_block_shape_only_exact(backend, blocking, block_shape):
+    a = _data((6, 4), np.int32)
+    x = _make(a, blocking)
+    y = x.reshape(block_shape=block_shape)
+    assert y.block_shape == block_shape
+    assert y.grid_shape == (-(-6 // block_shape[0]), -(-4 // block_shape[1]))
+    assert_eq(y, a)
+    # re-blocking again, or back, keeps the values
+    assert_eq(y.reshape(block_shape=x.block_shape), a)
+    assert y.reshape(block_shape=x.block_shape).grid.chunks == x.grid.chunks
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+@pytest.mark.parametrize("target", BLOCKINGS)
+@pytest.mark.parametrize("src,dst", [((6, 4), (3, 8)), ((6, 4), (4, 6)), ((2, 3, 4), (4, 6)),
+                                     ((4, 6), (2, 3, 4)), ((12,), (3, 4)), ((3, 4), (12,)),
+                                     ((6, 4), (6, 1, 4)), ((9, 10), (10, 9)),
+                                     ((9, 10), (3, -1))], ids=str)
+def test_reshape_and_block_shape(backend, blocking, target, src, dst):
+    a = _data(src)
+    expected = a.reshape(dst)
+    x = _make(a, blocking)
+    bs = block_shape_for(expected.shape, target)
+    forms = [x.reshape(dst, block_shape=bs), x.reshape(*dst, block_shape=bs),
+             x.reshape(shape=dst, block_shape=bs), nps.reshape(x, dst, block_shape=bs),
+             nps.reshape(a, dst, block_shape=bs)]
+    for y in forms:
+        _check_grid(y, expected, bs)
+        assert_eq(y, expected)
+    assert_eq(x, a)
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+def test_reshape_block_shape_of_deferred_views(backend, blocking):
+    a = _data((6, 4))
+    x = _make(a, blocking)
+    # not yet computed: an elementwise chain, a transpose, a slice
+    for y, expected in [(x * 2 + 1, a * 2 + 1), (x.T, a.T), (x[1:5, ::-1], a[1:5, ::-1])]:
+        bs = block_shape_for(expected.shape, "ragged")
+        z = y.reshape(block_shape=bs)
+        _check_grid(z, expected, bs)
+        assert_eq(z, expected)
+        w = y.reshape(-1, block_shape=(5,))
+        assert w.block_shape == (5,)
+        assert_eq(w, expected.reshape(-1))
+
+
+def test_reshape_block_shape_scalar_and_int(backend):
+    x = nps.array(np.float64(3.5))
+    y = x.reshape(block_shape=())
+    assert y.block_shape == () and y.grid_shape == ()
+    assert_eq(y, np.float64(3.5))
+    a = _data((10,))
+    z = nps.array(a, block_shape=(4,)).reshape(block_shape=3)  # an int for 1-D, as creation
+    assert z.block_shape == (3,) and z.grid_shape == (4,)
+    assert_eq(z, a)
+    # larger than the axis: cut to the axis, as creation functions do
+    big = nps.array(a, block_shape=(4,)).reshape(block_shape=(100,))
+    assert big.block_shape == (10,) and big.grid_shape == (1,)
+    assert_eq(big, a)
+
+
+def test_reshape_block_shape_errors(backend):
+    a = _data((6, 4))
+    x = nps.array(a, block_shape=(4, 3))
+    bad = [(2,), (2, 2, 2), (), (0, 2), (2, 0), (-1, 2), (2, -3)]
+    for bs in bad:
+        with pytest.raises(ValueError, match="block_shape"):
+            x.reshape(block_shape=bs)
+        with pytest.raises(ValueError, match="block_shape"):
+            x.rechunk(bs)
+        with pytest.raises(ValueError, match="block_shape"):
+            nps.reshape(x, None, block_shape=bs)
+        # creation functions reject the same block shapes
+        with pytest.raises(ValueError, match="block_shape"):
+            nps.array(a, block_shape=bs)
+    # checked against the new shape, not the old one
+    with pytest.raises(ValueError, match="block_shape"):
+        x.reshape((3, 8), block_shape=(2, 2, 2))
+    with pytest.raises(ValueError, match="block_shape"):
+        nps.reshape(x, 24, block_shape=(2, 2))
+    with pytest.raises(ValueError, match="block_shape"):
+        x.reshape(24, block_shape=(0,))
+    # a bad shape is NumPy's error, whatever the block shape
+    with pytest.raises(ValueError, match="cannot reshape"):
+        x.reshape((5, 5), block_shape=(2, 2))
+    # call forms NumPy rejects, and a shape given twice
+    with pytest.raises(TypeError):
+        x.reshape()
+    with pytest.raises(TypeError, match="block_shape"):
+        x.reshape((6, 4), (2, 2))
+    with pytest.raises(TypeError):
+        x.reshape((6, 4), shape=(6, 4))
+    with pytest.raises(TypeError):
+        nps.reshape(x, (6, 4), newshape=(6, 4))
+    with pytest.raises(TypeError):
+        x.rechunk(None)
+    with pytest.raises(NotImplementedError):
+        x.reshape(block_shape=(2, 2), order="F")
+    # nothing changed the source
+    assert x.grid.chunks == ((4, 2), (3, 1))
+    assert_eq(x, a)
+
+
 @pytest.mark.parametrize("blocking", BLOCKINGS)
 def test_ravel_flatten(backend, blocking):
     for shape in [(10,), (6, 4), (2, 3, 5), (3, 1, 4)]:

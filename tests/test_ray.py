@@ -38,16 +38,15 @@ from nums.backends.ray.batching import (  # noqa: E402
 )
 from nums.backends.ray.progress import PROGRESS_AFTER_S  # noqa: E402
 from nums.backends.ray.tasks import BatchArg, BatchOutput  # noqa: E402
-from nums.kernels.registry import all_kernels  # noqa: E402
+from nums.kernels.registry import Kernel, all_kernels  # noqa: E402
 
 import nums  # noqa: E402
 import nums.numpy as nps  # noqa: E402
 from nums.array.blockarray import BlockArray  # noqa: E402
 from nums.array.grid import ArrayGrid  # noqa: E402
+from nums.ir.creation import Create  # noqa: E402
 from nums.ir.lower import materialize  # noqa: E402
-from nums.ir.nodes import Create  # noqa: E402
 from nums.runtime.device import Device  # noqa: E402
-from nums.runtime.executor import Kernel  # noqa: E402
 from tests.test_session import FAILURES, _numpy_error, failing_array  # noqa: E402
 from tests.utils import assert_eq  # noqa: E402
 
@@ -219,6 +218,10 @@ OPERATIONS = {
     "slice": lambda np_, a, b: a[3:17:2, ::3] + b[1:8, 2::3],
     "reshape": lambda np_, a, b: (a + b).reshape(10, 36).T.reshape(-1)[5:300],
     "concatenate": lambda np_, a, b: np_.concatenate([a, b], axis=1).max(axis=1),
+    # value-dependent sizes and multi-output block tasks (nums.ir.sizes, nums.ir.tasks)
+    "mask": lambda np_, a, b: a[a > b] * 2 + 1,
+    "row mask": lambda np_, a, b: (a[a[:, 0] > 0] @ b.T).sum(axis=0),
+    "nonzero": lambda np_, a, b: np_.nonzero(a > b)[1] + np_.nonzero(a > b)[0],
 }
 
 

@@ -20,7 +20,8 @@ import nums.numpy as nps
 import nums.runtime
 from nums.array.blockarray import BlockArray
 from nums.array.grid import ArrayGrid
-from nums.ir.nodes import Create, Leaf
+from nums.ir.creation import Create
+from nums.ir.nodes import Leaf
 from nums.runtime import plugins
 from nums.runtime.device import Device, DeviceGrid
 from nums.runtime.hookspecs import BackendSpec

@@ -7,7 +7,7 @@ from nums.runtime.hookspecs import BackendSpec, hookimpl
 
 def make_dryrun_executor(settings, **options):
     """A DryRunExecutor for ``cluster_shape`` (or ``num_devices``) simulated devices."""
-    from nums.backends.dryrun.executor import DryRunExecutor
+    from nums.runtime.dryrun import DryRunExecutor
 
     return DryRunExecutor.start(settings, **options)
 

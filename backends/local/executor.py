@@ -29,14 +29,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from nums.kernels.registry import Kernel
 
 from nums.runtime.device import Device
-from nums.runtime.executor import Kernel
+from nums.runtime.executor import Executor
 
 __all__ = ["SerialExecutor", "ThreadExecutor", "ThreadRef"]
 
 
-class SerialExecutor:
+class SerialExecutor(Executor):
     """Runs every kernel at submit time in the calling thread. Refs are the values."""
 
     name = "local-serial"
@@ -126,7 +127,7 @@ class _BlasLimiter:
             self._limits = None
 
 
-class ThreadExecutor:
+class ThreadExecutor(Executor):
     """A pool of ``workers`` threads running tasks as their inputs become ready."""
 
     name = "local-threads"

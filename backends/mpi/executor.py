@@ -59,16 +59,17 @@ from nums.backends.mpi.digest import SYNC_GET, SYNC_SHUTDOWN, PlanDigest, descri
 from nums.backends.mpi.refs import MPIRef, Task
 from nums.backends.mpi.releases import DeferredReleases, leaf_key
 from nums.backends.mpi.transport import Transport
+from nums.kernels.registry import Kernel
 
 from nums.runtime.device import Device
-from nums.runtime.executor import Kernel
+from nums.runtime.executor import Executor
 
 __all__ = ["MPIExecutor", "MPIRef"]
 
 _ON_ERROR = ("raise", "abort")
 
 
-class MPIExecutor:
+class MPIExecutor(Executor):
     """SPMD executor: one CPU device per rank of ``comm``.
 
     Parameters

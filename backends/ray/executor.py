@@ -57,9 +57,10 @@ from nums.backends.ray.errors import (
 from nums.backends.ray.pool import WorkerPool
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
 from nums.backends.ray.tasks import BatchItem, run_kernel
+from nums.kernels.registry import Kernel
 
 from nums.runtime.device import Device
-from nums.runtime.executor import Kernel
+from nums.runtime.executor import Executor
 
 __all__ = ["RayExecutor"]
 
@@ -75,7 +76,7 @@ MAX_HELD_MERGES = 16
 _DEFAULT_ERRSTATE = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Runs nums kernels in batches on worker actors pinned to Ray nodes.
 
     Use :meth:`start` (what ``nums.init(backend="ray")`` calls) rather than the constructor,

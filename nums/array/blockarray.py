@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from nums.array.conversion import is_blockarray
 from nums.array.elementwise import elementwise, index_node
 from nums.array.grid import ArrayGrid
-from nums.ir.lower import fetch, materialize
+from nums.ir.lower import materialize
 from nums.ir.nodes import Leaf, Node
+from nums.runtime.transfer import fetch
 
 __all__ = ["BlockArray"]
 
@@ -199,17 +201,38 @@ class BlockArray:
         """A copy (blocks are immutable, so this shares them until either is assigned to)."""
         return BlockArray(self._node)
 
-    def reshape(self, *shape: Any, block_shape: Any = None) -> BlockArray:
-        """Reshape (C order); with ``block_shape``, also re-block (or only re-block)."""
-        if not shape:
+    def reshape(self, *args: Any, shape: Any = None, block_shape: Any = None,
+                order: str = "C") -> BlockArray:
+        """Reshape (C order), re-block, or both; the values never change.
+
+        - ``x.reshape(3, 8)``, ``x.reshape((3, 8))``, ``x.reshape(shape=(3, 8))``: NumPy's
+          reshape (one entry may be -1); the result gets the default blocks.
+        - ``x.reshape(block_shape=(2, 4))``: the same shape on blocks of ``block_shape``
+          (NumS's re-block call; ``x.reshape(None, block_shape=...)`` is the same).
+        - ``x.reshape((3, 8), block_shape=(2, 4))``: reshape, then blocks of ``block_shape``.
+
+        ``block_shape`` is checked as the creation functions check it (one positive entry
+        per axis of the result, ValueError otherwise; entries larger than the axis are cut
+        to the axis' length). The result's ``block_shape`` and ``grid_shape`` follow from it.
+        """
+        if args and shape is not None:
+            raise TypeError("reshape() got the shape both as an argument and as shape=")
+        if not args and shape is None and block_shape is None:
             raise TypeError("reshape() takes exactly 1 argument (0 given)")
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _nps().reshape(self, shape, block_shape=block_shape)
+        if len(args) == 1:
+            shape = args[0]
+        elif args:
+            if any(isinstance(n, (tuple, list)) for n in args):
+                raise TypeError("reshape() takes the shape as one tuple or as integers; pass "
+                                "the block shape by keyword: x.reshape(shape, block_shape=...)")
+            shape = args
+        return _nps().reshape(self, shape, order, block_shape=block_shape)
 
     def rechunk(self, block_shape: Any) -> BlockArray:
-        """The same values on blocks of ``block_shape``."""
-        return _nps().reshape(self, self.shape, block_shape=block_shape)
+        """The same values on blocks of ``block_shape`` (as ``reshape(block_shape=...)``)."""
+        if block_shape is None:
+            raise TypeError("rechunk() needs a block_shape")
+        return _nps().reshape(self, None, block_shape=block_shape)
 
     def transpose(self, *axes: Any) -> BlockArray:
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
@@ -230,7 +253,17 @@ class BlockArray:
 
     # -- indexing ------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> BlockArray:
+        if isinstance(index, (list, np.ndarray)) or is_blockarray(index):
+            mask = index if is_blockarray(index) else np.asarray(index)
+            if mask.dtype == np.bool_:  # a boolean mask: the size depends on the values
+                from nums.numpy.selection import masked_select
+
+                return masked_select(self, mask)
         return BlockArray(index_node(self._node, index))
+
+    def nonzero(self) -> tuple[BlockArray, ...]:
+        """Indices of the nonzero elements (see :func:`nums.numpy.nonzero`)."""
+        return _nps().nonzero(self)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from nums.array.setitem import assign

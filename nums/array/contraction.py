@@ -2,12 +2,20 @@
 products.
 
 Layout: rows of the result are blocked like the left operand's rows, columns like the right
-operand's columns. Output block (..., i, j) is computed where the first contributing block of
-the left operand lives, as the sum over the shared axis of block products, in groups of up to
-``reduction_fanin`` products per task followed by a sum tree (fewer per task when there are
-fewer output blocks than devices, so every device gets a share). Where the two operands' blocks
-along the contracted axis differ, the axis is cut at both sets of boundaries and blocks are
-sliced (views), never re-blocked.
+operand's columns (batch axes like the first operand that has them at full length). Where the
+two operands' blocks along a contracted axis differ, the axis is cut at both sets of
+boundaries and blocks are sliced (views), never re-blocked.
+
+Placement (decided when the node is lowered to block tasks, ``lower_contract``): output block
+(..., i, j) is the sum of its block products. A product runs, by default, where the largest of
+its blocks (left, right or output) lives, the output's device on ties: square matmuls keep the
+output in place and receive each operand block once per device (as SUMMA does); tall-skinny
+products such as ``X.T @ X`` keep the big operand in place and move small partials. The
+products of one output block with the same default device are grouped into tasks of up to
+``reduction_fanin`` (fewer when there are fewer output blocks than worker slots, so every slot
+gets a share), the placement optimizer may move a task off its default device when that lowers
+its objective (``placement="cyclic"`` never does), and the partial sums are added in a tree
+that merges each device's partials first, so that one partial per device moves.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ from __future__ import annotations
 import numpy as np
 
 from nums.array.grid import ArrayGrid
+from nums.ir.contraction import Contract
+from nums.ir.elementwise import Transpose
 from nums.ir.movement import rechunk
-from nums.ir.nodes import Contract, Node, Transpose
+from nums.ir.nodes import Node
 
 __all__ = ["matmul", "tensordot"]
 

@@ -1,4 +1,9 @@
-"""Turning user inputs (BlockArrays, NumPy arrays, lists, scalars) into IR nodes."""
+"""Turning user inputs (BlockArrays, NumPy arrays, lists, scalars) into IR nodes.
+
+New arrays without ``block_shape=`` get their blocks from :func:`default_grid_block_shape`:
+the default block shape under the session's alignment rule (arrays sharing the length of a
+split leading axis share its partition; see :mod:`nums.array.grid`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.grid import ArrayGrid, default_block_shape
+from nums.array.grid import ArrayGrid, aligned_block_shape
 from nums.ir.nodes import Node
 from nums.runtime.session import current
 
-__all__ = ["check_dtype", "grid_for", "node_from_numpy", "is_blockarray", "to_node",
-           "as_blockarray", "SUPPORTED_KINDS"]
+__all__ = ["check_dtype", "grid_for", "default_grid_block_shape", "node_from_numpy",
+           "is_blockarray", "to_node", "as_blockarray", "SUPPORTED_KINDS"]
 
 SUPPORTED_KINDS = "biufc"
 
@@ -26,16 +31,32 @@ def check_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
     return dt
 
 
+def default_grid_block_shape(shape: Sequence[int], itemsize: int,
+                             record: bool = True) -> tuple[int, ...]:
+    """The running session's default block shape for a new array of ``shape``.
+
+    :func:`nums.array.grid.aligned_block_shape` with the session's ``block_size``, device
+    count and table of remembered partitions: the first array whose leading axis of length n
+    is split gets the pure default and records its rows per block; later arrays of length n
+    reuse that partition while their blocks stay within twice ``block_size``. ``record``:
+    False where the caller does not use the result along axis 0. A session whose
+    ``default_partitions`` is None (as benchmarks set to compare) gets the pure default.
+    """
+    session = current()
+    partitions = getattr(session, "default_partitions", None)
+    return aligned_block_shape(shape, itemsize, session.settings.block_size,
+                               len(session.devices), partitions, record)
+
+
 def grid_for(shape: Sequence[int], dtype: np.dtype,
              block_shape: Sequence[int] | None = None) -> ArrayGrid:
-    """The grid of a new array: ``block_shape`` if given, else the session's default."""
+    """The grid of a new array: ``block_shape`` if given, else the session's default (aligned
+    with earlier arrays of the same leading length, see :func:`default_grid_block_shape`)."""
     shape = tuple(int(n) for n in shape)
     if any(n < 0 for n in shape):
         raise ValueError("negative dimensions are not allowed")
     if block_shape is None:
-        session = current()
-        block_shape = default_block_shape(shape, np.dtype(dtype).itemsize,
-                                          session.settings.block_size, len(session.devices))
+        block_shape = default_grid_block_shape(shape, np.dtype(dtype).itemsize)
     else:
         if isinstance(block_shape, (int, np.integer)):
             block_shape = (int(block_shape),)
@@ -53,7 +74,7 @@ def grid_for(shape: Sequence[int], dtype: np.dtype,
 def node_from_numpy(array: np.ndarray, grid: ArrayGrid | None = None,
                     block_shape: Sequence[int] | None = None, copy: bool = True) -> Node:
     """Put a NumPy array's blocks on their devices."""
-    from nums.ir.lower import leaf_from_blocks
+    from nums.ir.creation import leaf_from_blocks
 
     check_dtype(array.dtype)
     if grid is None:

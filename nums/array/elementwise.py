@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.conversion import SUPPORTED_KINDS, node_from_numpy
+from nums.array.conversion import SUPPORTED_KINDS, default_grid_block_shape, node_from_numpy
 from nums.array.grid import ArrayGrid, default_block_shape
 from nums.array.indexing import normalize_index
+from nums.ir.elementwise import Map, Transpose
 from nums.ir.movement import getitem, rechunk
-from nums.ir.nodes import Map, Node, Transpose
+from nums.ir.nodes import Node
 from nums.runtime.session import current
 
 __all__ = ["elementwise", "result_dtype", "transpose_node", "new_axes_view", "broadcast_node",
@@ -137,6 +138,17 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
     return Map(out_grid, dtype, op, tuple(args))
 
 
+def _default_for(shape: tuple[int, ...], itemsize: int, leading: bool) -> tuple[int, ...]:
+    """Default blocks for a result of ``shape``: aligned with earlier arrays of the same
+    leading length (:func:`default_grid_block_shape`) when the default decides axis 0
+    (``leading``), else the pure default (axis 0 comes from an operand; its chunks are used)."""
+    if leading:
+        return default_grid_block_shape(shape, itemsize)
+    session = current()
+    return default_block_shape(shape, itemsize, session.settings.block_size,
+                               len(session.devices))
+
+
 def _align_operands(op: Any, args: list[Any]) -> tuple[np.dtype, ArrayGrid, list[Any]]:
     """Broadcast shapes, choose the output blocks, and put every operand on them."""
     shapes = [a.shape for a in args if isinstance(a, (Node, np.ndarray))]
@@ -152,9 +164,7 @@ def _align_operands(op: Any, args: list[Any]) -> tuple[np.dtype, ArrayGrid, list
                 if chunks[axis] is None and sum(c) == shape[axis] and shape[axis] != 1:
                     chunks[axis] = c
     if any(c is None for c in chunks):
-        session = current()
-        default = default_block_shape(shape, dtype.itemsize, session.settings.block_size,
-                                      len(session.devices))
+        default = _default_for(shape, dtype.itemsize, chunks[0] is None)
         default_chunks = ArrayGrid.regular(shape, default).chunks
         chunks = [c if c is not None else d for c, d in zip(chunks, default_chunks)]
     out_grid = ArrayGrid(tuple(chunks))
@@ -190,11 +200,9 @@ def broadcast_node(node: Node, shape: tuple[int, ...]) -> Node:
     ndim = len(shape)
     if len(node.shape) > ndim or np.broadcast_shapes(node.shape, shape) != tuple(shape):
         raise ValueError(f"cannot broadcast an array of shape {node.shape} to shape {shape}")
-    session = current()
-    default = default_block_shape(shape, node.dtype.itemsize, session.settings.block_size,
-                                  len(session.devices))
-    default_chunks = ArrayGrid.regular(shape, default).chunks
     padded = _pad_chunks(node, ndim)
+    default = _default_for(shape, node.dtype.itemsize, ndim > 0 and sum(padded[0]) != shape[0])
+    default_chunks = ArrayGrid.regular(shape, default).chunks
     chunks = tuple(p if sum(p) == n else d for p, n, d in zip(padded, shape, default_chunks))
     return Map(ArrayGrid(chunks), node.dtype, "cast", (node,))
 

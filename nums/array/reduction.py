@@ -13,7 +13,8 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from nums.array.conversion import check_dtype
 from nums.array.grid import ArrayGrid
-from nums.ir.nodes import Node, Reduce
+from nums.ir.nodes import Node
+from nums.ir.reduction import Reduce
 
 __all__ = ["reduce", "NUMPY_REDUCTIONS"]
 
@@ -47,13 +48,10 @@ def reduce(name: str, node: Node, axis: Any = None, keepdims: bool = False,
            dtype: Any = None, ddof: int = 0) -> Node:
     """Build a Reduce node; ``axis`` is None, an int or a tuple (argmin/argmax: int or None)."""
     ndim = node.ndim
-    if name in ("argmin", "argmax"):
-        if axis is not None and not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"'{type(axis).__name__}' object cannot be interpreted as an "
-                            "integer")
-        axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
-    else:
-        axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+    if name in ("argmin", "argmax") and axis is not None and \
+            not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"'{type(axis).__name__}' object cannot be interpreted as an integer")
+    axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
     axes = tuple(sorted(axes))
     requested = None if dtype is None else check_dtype(dtype)
     if name in _NO_IDENTITY and any(node.shape[a] == 0 for a in axes):
@@ -81,7 +79,7 @@ def reduce(name: str, node: Node, axis: Any = None, keepdims: bool = False,
     if name in ("argmin", "argmax"):
         result = np.dtype(np.intp)
     acc = _accumulator(name, node.dtype, requested, result)
-    if keepdims or name in ("argmin", "argmax") and axis is None and keepdims:
+    if keepdims:
         chunks = tuple((1,) if a in axes else c for a, c in enumerate(node.grid.chunks))
     else:
         chunks = tuple(c for a, c in enumerate(node.grid.chunks) if a not in axes)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from nums.ir.nodes import Leaf, Map, Node, Transpose
+from nums.ir.elementwise import Map, Transpose
+from nums.ir.nodes import Leaf, Node
 from nums.kernels.fused import CONST, INPUT, TEMP, InputView, Instr, Program, make_program
 
 __all__ = ["FusedInput", "build_program"]

@@ -21,17 +21,153 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nums.array.grid import ArrayGrid, default_block_shape
 from nums.array.indexing import Piece, axis_pieces, normalize_index
-from nums.ir.nodes import Move, Node
+from nums.ir.blocks import K
+from nums.ir.nodes import Leaf, Node
 
-__all__ = ["getitem", "rechunk", "reshape", "concatenate", "setitem", "selection_pieces",
-           "diagonal"]
+if TYPE_CHECKING:
+    from nums.ir.lower import Lowering
+
+__all__ = ["Move", "RECIPES", "lower_move", "getitem", "rechunk", "reshape", "concatenate",
+           "setitem", "selection_pieces", "diagonal"]
+
+
+class Move(Node):
+    """Data movement (slicing, re-blocking, reshaping, joining, updating a region).
+
+    ``plan(leaves)`` receives the materialised ``sources`` and yields, for every output block
+    index, a recipe (see :mod:`nums.ir.movement`).
+    """
+
+    __slots__ = ("sources", "plan")
+    moves_data = True
+
+    def __init__(self, grid: ArrayGrid, dtype: np.dtype, sources: tuple[Node, ...],
+                 plan: Callable[..., Any]) -> None:
+        super().__init__(grid, dtype)
+        self.sources = sources
+        self.plan = plan
+
+    def inputs(self) -> tuple[Node, ...]:
+        return self.sources
+
+    def release(self) -> None:
+        self.sources = ()
+        self.plan = None
+
+    def lower(self, job: Lowering) -> Leaf:
+        return lower_move(job, self)
+
+
+class _MoveJob:
+    """What the recipes of one Move node share: its materialised sources, their block
+    bytes, the output's block-cyclic devices and bytes, and the lowering job."""
+
+    __slots__ = ("job", "node", "leaves", "out_devices", "out_bytes", "leaf_bytes", "submit",
+                 "devices")
+
+    def __init__(self, job: Lowering, node: Move, leaves: list[Leaf]) -> None:
+        self.job, self.node, self.leaves = job, node, leaves
+        self.out_devices = job.placement.output_devices(node.grid.grid_shape)
+        self.out_bytes = node.grid.block_nbytes(node.dtype.itemsize)
+        self.leaf_bytes = [leaf.grid.block_nbytes(leaf.dtype.itemsize) for leaf in leaves]
+        self.submit, self.devices = job.executor.submit, job.devices
+
+    def place(self, out_index: tuple[int, ...], sources: list[tuple[int, Any]],
+              local: bool = False) -> int:
+        """The device of the op making output block ``out_index`` from ``(source, block)``
+        pairs. ``local``: a slice or reshape of one block defaults to where that block lives
+        (the smaller result moves later, if at all, rather than the whole block now)."""
+        leaves = self.leaves
+        src_devs = [int(leaves[k].devices[i]) for k, i in sources]
+        default = src_devs[0] if local else int(self.out_devices[out_index])
+        return self.job.place(src_devs, [float(self.leaf_bytes[k][i]) for k, i in sources],
+                              float(self.out_bytes[out_index]), default, sources)
+
+    def ref(self, k: int, index: tuple[int, ...]) -> Any:
+        return self.leaves[k].refs[index]
+
+
+RecipeLowering = Callable[[_MoveJob, tuple[int, ...], tuple[Any, ...]], tuple[Any, int]]
+#: How each recipe kind lowers: ``(move job, output block index, recipe) -> (ref, device)``.
+#: A new kind of data movement adds its planner above and its entry here.
+RECIPES: dict[str, RecipeLowering] = {}
+
+
+def _recipe(kind: str) -> Callable[[RecipeLowering], RecipeLowering]:
+    def register(fn: RecipeLowering) -> RecipeLowering:
+        RECIPES[kind] = fn
+        return fn
+    return register
+
+
+@_recipe("ref")
+def _lower_ref(m: _MoveJob, out_index: tuple[int, ...], recipe: tuple[Any, ...]):
+    _, k, index = recipe
+    return m.ref(k, index), int(m.leaves[k].devices[index])
+
+
+@_recipe("slice")
+def _lower_slice(m: _MoveJob, out_index: tuple[int, ...], recipe: tuple[Any, ...]):
+    _, k, index, sel = recipe
+    d = m.place(out_index, [(k, index)], local=True)
+    return m.submit(K.take_slice, (sel, m.ref(k, index)), m.devices[d]), d
+
+
+@_recipe("reshape")
+def _lower_reshape(m: _MoveJob, out_index: tuple[int, ...], recipe: tuple[Any, ...]):
+    _, k, index, shape = recipe
+    d = m.place(out_index, [(k, index)], local=True)
+    return m.submit(K.reshape_block, (shape, m.ref(k, index)), m.devices[d]), d
+
+
+def _lower_pieces(m: _MoveJob, out_index: tuple[int, ...], recipe: tuple[Any, ...]):
+    kind, shape, pieces = recipe
+    args: list[Any] = []
+    seen: dict[tuple[int, tuple[int, ...]], int] = {}
+    encoded = []
+    for k, index, *rest in pieces:
+        pos = seen.get((k, index))
+        if pos is None:
+            pos = seen[(k, index)] = len(args)
+            args.append(m.ref(k, index))
+        encoded.append((pos, *rest))
+    d = m.place(out_index, list(seen))
+    kern = K.assemble if kind == "assemble" else K.flat_assemble
+    return m.submit(kern, (shape, m.node.dtype, tuple(encoded), *args), m.devices[d]), d
+
+
+RECIPES["assemble"] = RECIPES["flat"] = _lower_pieces
+
+
+@_recipe("update")
+def _lower_update(m: _MoveJob, out_index: tuple[int, ...], recipe: tuple[Any, ...]):
+    _, k, index, target, value = recipe
+    if value[0] == "const":
+        val, source = value[1], None
+        d = m.place(out_index, [(k, index)])
+    else:
+        _, vk, vindex, source = value
+        val = m.ref(vk, vindex)
+        d = m.place(out_index, [(k, index), (vk, vindex)])
+    return m.submit(K.update_region, (target, source, m.ref(k, index), val), m.devices[d]), d
+
+
+def lower_move(job: Lowering, node: Move) -> Leaf:
+    """One op per output block, as its recipe says (:data:`RECIPES`)."""
+    m = _MoveJob(job, node, [job.ensure(s) for s in node.sources])
+    refs, devs = [], []
+    for out_index, recipe in node.plan(m.leaves):
+        ref, d = RECIPES[recipe[0]](m, out_index, recipe)
+        refs.append(ref)
+        devs.append(d)
+    return job.new_leaf(node, refs, devs)
 
 
 def _group_pieces(pieces: list[Piece], limit: int) -> list[list[Piece]]:

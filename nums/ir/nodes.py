@@ -1,4 +1,8 @@
-"""Array-level IR nodes.
+"""The base of the array-level IR: :class:`Node` and :class:`Leaf`.
+
+Each op family defines its node classes in a module of its own (``elementwise``,
+``reduction``, ``contraction``, ``movement``, ``creation``, ``tasks``), next to the method
+that lowers them; see :mod:`nums.ir` for how to add a family.
 
 Why two levels of IR (a change from DESIGN.md's "one tree per output block" at build time):
 an API call builds one small *array-level* node (O(1) work, whatever the number of blocks),
@@ -23,7 +27,7 @@ import numpy as np
 
 from nums.array.grid import ArrayGrid
 
-__all__ = ["Node", "Leaf", "Map", "Transpose", "Reduce", "Contract", "Move", "Create"]
+__all__ = ["Node", "Leaf"]
 
 _F8 = np.dtype(np.float64)
 
@@ -44,9 +48,23 @@ class Node:
     def ndim(self) -> int:
         return len(self.shape)
 
+    #: Whether lowering the node can place ops away from the block-cyclic layout (reductions,
+    #: products, data movement): a job with such a node is planned both greedily and
+    #: block-cyclically before it runs (see :mod:`nums.optimizer.mode`).
+    moves_data = False
+    #: Whether the lowering job settles the node's result in the placement's loads (a node
+    #: that hands out a result another node's lowering settled says False).
+    settles = True
+
     def inputs(self) -> tuple[Node, ...]:
         """Nodes this node reads."""
         return ()
+
+    def lower(self, job: Any) -> Any:
+        """Submit the tasks that compute this node on ``job`` (a
+        :class:`~nums.ir.lower.Lowering`) and return the result as a :class:`Leaf` (or a
+        tuple of Leaves for a node with several outputs; see :mod:`nums.ir.tasks`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how it lowers")
 
     def release(self) -> None:
         """Drop references to inputs once the result is cached in ``leaf``."""
@@ -84,137 +102,3 @@ class Leaf(Node):
     @leaf.setter
     def leaf(self, value: Any) -> None:
         pass
-
-
-class Map(Node):
-    """An elementwise operation; chains of Maps fuse into one kernel per block.
-
-    ``args`` holds nodes (aligned with this node's grid by right-aligned broadcasting, on the
-    same block boundaries) and scalars. ``depth`` is the length of the longest Map chain below.
-    """
-
-    __slots__ = ("op", "args", "depth")
-
-    def __init__(self, grid: ArrayGrid, dtype: np.dtype, op: Any, args: tuple[Any, ...]) -> None:
-        super().__init__(grid, dtype)
-        self.op = op
-        self.args = args
-        depth = 0
-        for a in args:
-            if type(a) is Map and a.depth > depth:
-                depth = a.depth
-        self.depth = depth + 1
-
-    def inputs(self) -> tuple[Node, ...]:
-        return tuple(a for a in self.args if isinstance(a, Node))
-
-    def release(self) -> None:
-        self.args = ()
-
-
-class Transpose(Node):
-    """A view of a non-Map node with its axes permuted by ``perm`` (Maps push views down to
-    their inputs). A None entry of ``perm`` inserts a length-1 axis (``x[:, None]``), so
-    broadcasting a vector against a matrix reads its blocks where they are."""
-
-    __slots__ = ("source", "perm")
-
-    def __init__(self, source: Node, perm: tuple[int | None, ...]) -> None:
-        grid = ArrayGrid(tuple((1,) if p is None else source.grid.chunks[p] for p in perm))
-        super().__init__(grid, source.dtype)
-        self.source = source
-        self.perm = perm
-
-    def inputs(self) -> tuple[Node, ...]:
-        return (self.source,)
-
-    def release(self) -> None:
-        self.source = None
-
-
-class Reduce(Node):
-    """A tree reduction (sum, mean, var, argmin, ...) over ``axes`` of ``source``."""
-
-    __slots__ = ("source", "name", "axes", "keepdims", "acc_dtype", "ddof")
-
-    def __init__(self, grid: ArrayGrid, dtype: np.dtype, source: Node, name: str,
-                 axes: tuple[int, ...], keepdims: bool, acc_dtype: np.dtype | None,
-                 ddof: int = 0) -> None:
-        super().__init__(grid, dtype)
-        self.source = source
-        self.name = name
-        self.axes = axes
-        self.keepdims = keepdims
-        self.acc_dtype = acc_dtype
-        self.ddof = ddof
-
-    def inputs(self) -> tuple[Node, ...]:
-        return (self.source,)
-
-    def release(self) -> None:
-        self.source = None
-
-
-class Contract(Node):
-    """Sum of block products: ``op`` is "matmul" (with batch axes) or "tensordot".
-
-    For "tensordot", ``axes`` is ``(a_axes, b_axes)``; the output axes are a's free axes
-    followed by b's. For "matmul" both operands have at least two dimensions.
-    """
-
-    __slots__ = ("a", "b", "op", "axes")
-
-    def __init__(self, grid: ArrayGrid, dtype: np.dtype, a: Node, b: Node, op: str,
-                 axes: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> None:
-        super().__init__(grid, dtype)
-        self.a = a
-        self.b = b
-        self.op = op
-        self.axes = axes
-
-    def inputs(self) -> tuple[Node, ...]:
-        return (self.a, self.b)
-
-    def release(self) -> None:
-        self.a = self.b = None
-
-
-class Move(Node):
-    """Data movement (slicing, re-blocking, reshaping, joining, updating a region).
-
-    ``plan(leaves)`` receives the materialised ``sources`` and yields, for every output block
-    index, a recipe (see :mod:`nums.ir.movement`).
-    """
-
-    __slots__ = ("sources", "plan")
-
-    def __init__(self, grid: ArrayGrid, dtype: np.dtype, sources: tuple[Node, ...],
-                 plan: Callable[..., Any]) -> None:
-        super().__init__(grid, dtype)
-        self.sources = sources
-        self.plan = plan
-
-    def inputs(self) -> tuple[Node, ...]:
-        return self.sources
-
-    def release(self) -> None:
-        self.sources = ()
-        self.plan = None
-
-
-class Create(Node):
-    """Blocks made from nothing on their own device (zeros, arange, random, ...).
-
-    ``block_args(index, offset, block_shape)`` gives the kernel's arguments for one block.
-    """
-
-    __slots__ = ("kernel_name", "block_args")
-
-    def __init__(self, grid: ArrayGrid, dtype: np.dtype, kernel_name: str,
-                 block_args: Callable[..., tuple[Any, ...]]) -> None:
-        super().__init__(grid, dtype)
-        self.kernel_name = kernel_name
-        self.block_args = block_args
-
-    def release(self) -> None:
-        self.block_args = None

@@ -50,9 +50,10 @@ from nums.numpy.products import *  # noqa: F403
 from nums.numpy.products import __all__ as _products
 from nums.numpy.reductions import *  # noqa: F403
 from nums.numpy.reductions import __all__ as _reductions
+from nums.numpy.selection import flatnonzero, nonzero  # noqa: F401
 
 ndarray = BlockArray
 bool = _np.bool_  # noqa: A001
 
 __all__ = (["BlockArray", "ndarray", "random"] + list(_creation) + list(_manipulation)
-           + list(_math) + list(_products) + list(_reductions))
+           + list(_math) + list(_products) + list(_reductions) + ["nonzero", "flatnonzero"])

@@ -17,7 +17,7 @@ import numpy as np
 
 from nums.array.blockarray import BlockArray
 from nums.array.conversion import check_dtype, grid_for, is_blockarray, node_from_numpy
-from nums.ir.nodes import Create
+from nums.ir.creation import Create
 
 __all__ = ["array", "asarray", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
            "empty_like", "full_like", "arange", "linspace", "logspace", "eye", "identity",

@@ -2,8 +2,10 @@
 
 Availability: every backend. Layout: reshapes that only add or drop length-1 axes, and
 transposes, keep every block (views); other reshapes re-block through C-order ranges and move
-only the elements that cross block boundaries. Joins reuse the inputs' blocks along the
-joined axis (inputs are re-blocked off that axis to the first input's boundaries).
+only the elements that cross block boundaries. ``block_shape=`` (``x.reshape(block_shape=b)``
+re-blocks only) then re-blocks the result: blocks that already match are reused, the others
+are assembled from the slices of the blocks they overlap. Joins reuse the inputs' blocks along
+the joined axis (inputs are re-blocked off that axis to the first input's boundaries).
 """
 
 from __future__ import annotations
@@ -52,16 +54,22 @@ def _new_shape(size: int, shape: Any) -> tuple[int, ...]:
 
 def reshape(a: Any, shape: Any = None, order: str = "C", *,
             block_shape: Sequence[int] | None = None, newshape: Any = None) -> BlockArray:
-    """Give a new shape (C order) and optionally new blocks.
+    """Give a new shape (C order) and optionally new blocks; the values never change.
 
     Parameters
     ----------
     a : array_like
-    shape : int or tuple of int
-        One entry may be -1.
+    shape : int or tuple of int, optional
+        One entry may be -1. None (as ``np.reshape(a, None)``) keeps ``a``'s shape, so
+        ``reshape(a, None, block_shape=b)`` only re-blocks.
     order : {"C"}
-    block_shape : tuple of int, optional
-        Blocks of the result (re-blocks even when the shape is unchanged).
+    block_shape : int or tuple of int, optional
+        Blocks of the result, one positive entry per axis of the result (ValueError
+        otherwise, as the creation functions; entries larger than the axis are cut to the
+        axis' length). Re-blocks even when the shape is unchanged. Default: the blocks the
+        reshape gives (unchanged when the shape is).
+    newshape : int or tuple of int, optional
+        Old name of ``shape`` (NumPy < 2.1).
 
     Returns
     -------
@@ -69,12 +77,16 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *,
     """
     if order != "C":
         raise NotImplementedError("nums reshapes in C order only")
+    if newshape is not None:
+        if shape is not None:
+            raise TypeError("You cannot specify 'newshape' and 'shape' arguments at the same "
+                            "time.")
+        shape = newshape
     a = as_blockarray(a)
-    shape = newshape if shape is None else shape
-    new = _new_shape(a.size, shape)
+    new = a.shape if shape is None else _new_shape(a.size, shape)
+    grid = None if block_shape is None else grid_for(new, a.dtype, block_shape)
     node = movement.reshape(a._node, new, current().settings.block_size)
-    if block_shape is not None:
-        grid = grid_for(new, a.dtype, block_shape)
+    if grid is not None:
         node = movement.rechunk(node, grid.chunks)
     return BlockArray(node)
 

@@ -1,8 +1,7 @@
 """Elementwise math: every NumPy ufunc, plus ``clip``, ``where``, ``round`` and friends.
 
-Availability: every backend, CPU blocks (and GPU blocks where the GPU kernel set is
-registered). Results keep the block layout of the first full-size operand; chains of these
-calls fuse into one kernel per block.
+Availability: every backend, on CPU blocks (GPU blocks are planned). Results keep the block
+layout of the first full-size operand; chains of these calls fuse into one kernel per block.
 """
 
 from __future__ import annotations

@@ -2,8 +2,12 @@
 
 Availability: every backend. Layout: the result's blocks follow the operands' free axes
 (rows from the left operand, columns from the right); each output block is the sum of block
-products along the contracted axes, computed where the left operand's first contributing
-block lives (no transposed copies: ``X.T @ X`` reads X's blocks directly).
+products along the contracted axes (no transposed copies: ``X.T @ X`` reads X's blocks
+directly). A product runs, by default, where the largest of its blocks (left, right or
+output) lives, the output's device on ties: square matmuls keep the output in place;
+tall-skinny products keep the big operand in place and move small partials. The placement
+optimizer may move a product off that device when that lowers its objective (see
+:mod:`nums.array.contraction`). ``outer`` is a broadcast multiply, not a contraction.
 """
 
 from __future__ import annotations

@@ -107,13 +107,17 @@ class Placement(abc.ABC):
         return device
 
     def place(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,
-              default: int, in_keys: Sequence[Hashable | None] | None = None) -> int:
+              default: int, in_keys: Sequence[Hashable | None] | None = None,
+              pinned: bool = False) -> int:
         """Choose the device of one op, record its loads and return the device index.
 
         The op's output and the inputs it receives count as resident until :meth:`settle`
         (called when the node's result exists). ``in_keys`` name inputs that other ops of
-        the same node may read too (a device receives such an input once)."""
-        device = self.choose(in_devices, in_sizes, out_size, default, in_keys)
+        the same node may read too (a device receives such an input once). A ``pinned`` op
+        runs on ``default`` whatever the search would choose (a read of the block a device
+        owns); its loads are recorded all the same."""
+        device = default if pinned else self.choose(in_devices, in_sizes, out_size, default,
+                                                    in_keys)
         if device != default:
             self.off_layout += 1
         moved = self.state.apply(device, in_devices, in_sizes, out_size, in_keys)
@@ -179,20 +183,21 @@ class Placement(abc.ABC):
                                   default, keys))
         return out
 
-    def settle(self, leaf) -> None:
-        """A node's result exists: forget the memory of everything its ops made (partial
-        results, received copies) and count the result's blocks instead, until the array is
-        freed (:meth:`release_leaf`)."""
+    def settle(self, *leaves) -> None:
+        """A node's results exist: forget the memory of everything its ops made (partial
+        results, received copies) and count the results' blocks instead, until the arrays
+        are freed (:meth:`release_leaf`)."""
         state, made = self.state, self._transient
         self._transient = [0.0] * len(made)
         state.forget_copies()
-        sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
         state.release_totals(made)
-        if sizes.size == 1:
-            state.add_memory(int(leaf.devices.flat[0]), float(sizes.flat[0]))
-            return
-        state.add_loads(np.bincount(leaf.devices.ravel(), weights=sizes.ravel(),
-                                    minlength=len(made)))
+        for leaf in leaves:
+            sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
+            if sizes.size == 1:
+                state.add_memory(int(leaf.devices.flat[0]), float(sizes.flat[0]))
+            else:
+                state.add_loads(np.bincount(leaf.devices.ravel(), weights=sizes.ravel(),
+                                            minlength=len(made)))
 
     @abc.abstractmethod
     def choose(self, in_devices: Sequence[int], in_sizes: Sequence[float], out_size: float,

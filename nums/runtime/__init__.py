@@ -1,8 +1,8 @@
 """Runtime: devices, the executor protocol, plugins, settings and the session."""
 
 from nums.runtime.device import Device, DeviceGrid
-from nums.runtime.executor import Executor, Kernel
+from nums.runtime.executor import Executor
 from nums.runtime.hookspecs import BackendSpec, KernelSet, hookimpl, hookspec
 
-__all__ = ["Device", "DeviceGrid", "Executor", "Kernel", "BackendSpec", "KernelSet",
+__all__ = ["Device", "DeviceGrid", "Executor", "BackendSpec", "KernelSet",
            "hookimpl", "hookspec"]

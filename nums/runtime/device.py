@@ -1,7 +1,10 @@
 """Devices and the device grid (block-cyclic layout).
 
 A :class:`Device` is where a block lives and a kernel runs: a node (or MPI rank), a kind
-(``"cpu"`` or ``"gpu"``) and an index on that node. A :class:`DeviceGrid` arranges devices in
+(``"cpu"``, ``"gpu"``, ...: which kernels run there and what its blocks are, see
+:mod:`nums.runtime.kinds`), an index among the devices of that kind on that node (a GPU's
+ordinal), and a memory capacity in bytes (None: unknown, treated as unbounded; the greedy
+placement keeps a device within it, see :mod:`nums.optimizer.placement`). A :class:`DeviceGrid` arranges devices in
 n dimensions; block ``(i, j, ...)`` of an array goes to device ``(i mod g0, j mod g1, ...)``.
 When an array has fewer dimensions than the grid, the grid is folded into as many axes as the
 array has (the trailing grid axes multiply into the last one used), so every device is still
@@ -20,11 +23,16 @@ __all__ = ["Device", "DeviceGrid"]
 
 
 class Device(NamedTuple):
-    """A place where blocks live: (node, kind, index)."""
+    """A place where blocks live: ``Device(node, kind, index, capacity=None)``.
+
+    ``capacity`` is the bytes of blocks the device can hold (None: unknown/unbounded). It
+    takes part in equality like the other fields; executors give every device its capacity
+    when they create it."""
 
     node: int
     kind: str
     index: int
+    capacity: float | None = None
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.node}/{self.index}"

@@ -26,13 +26,13 @@ class Session:
         from nums.optimizer.placement import make_placement
 
         self.settings = settings
+        self.default_partitions: dict[int, int] = {}  # see nums.array.grid (aligned blocks)
         self.executor = executor
         self.devices = tuple(executor.devices())
-        slots = getattr(executor, "slots", None)
-        self.slots = tuple(max(1, int(slots(d))) if slots else 1 for d in self.devices)
+        self.slots = tuple(max(1, int(executor.slots(d))) for d in self.devices)
         self.device_grid = DeviceGrid(self.devices, cluster_shape)
         self.placement = make_placement(settings.placement, self.device_grid)
-        self.placement.defer_release = getattr(executor, "defer_release", None)
+        self.placement.defer_release = executor.defer_release
 
     @property
     def backend(self) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from nums.array.blockarray import BlockArray
 from nums.array.conversion import check_dtype, grid_for
-from nums.ir.nodes import Create
+from nums.ir.creation import Create
 from nums.kernels.random import RandomSpec
 
 __all__ = ["Generator", "default_rng", "RandomState", "seed", "rand", "randn", "randint",
