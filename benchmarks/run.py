@@ -229,9 +229,7 @@ def run_overheads(repeat: int) -> list[dict[str, Any]]:
         return materialize([(big + 1)._node])
 
     def wait(leaves):
-        from nums.runtime.transfer import fetch
-
-        fetch(leaves[0])
+        nums.session().executor.get(list(leaves[0].refs.ravel()))
 
     t_plan = median_time(plan_and_submit, repeat, after=wait)
     rows.append(dict(workload="plan+submit 10,000-block elementwise", numpy=float("nan"),

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nums.array.grid import ArrayGrid
+from nums.ir import fusion
 from nums.ir.blocks import K, broadcast_numbers, input_columns
 from nums.ir.nodes import Leaf, Node
 
 if TYPE_CHECKING:
     from nums.ir.lower import Lowering
 
-__all__ = ["Map", "Transpose", "lower_map"]
+__all__ = ["Map", "Transpose"]
 
 
 class Map(Node):
@@ -48,7 +49,31 @@ class Map(Node):
         self.args = ()
 
     def lower(self, job: Lowering) -> Leaf:
-        return lower_map(job, self)
+        """One fused kernel call per output block, where its aligned inputs live."""
+        node = self
+        program, inputs = fusion.build_program(node, job.ensure, job.settings.tile_elements)
+        grid_shape = node.grid.grid_shape
+        if node.grid.num_blocks == 1:  # one output block: every input has one block too
+            in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
+            in_sizes = [float(leaf.grid.size * leaf.dtype.itemsize) for leaf, _ in inputs]
+            # default 0: block (0, ..., 0) is on device 0 in the block-cyclic layout
+            out_size = float(node.grid.size * node.dtype.itemsize)
+            d = job.place(in_devs, in_sizes, out_size, 0)
+            ref = job.executor.submit(K.fused_map, (program, node.shape,
+                                                     *[leaf.refs.flat[0] for leaf, _ in inputs]),
+                                       job.devices[d], nbytes=out_size)
+            return job.new_leaf(node, [ref], [d])
+        columns, in_devs, in_sizes = input_columns(inputs, node.ndim, grid_shape)
+        out_sizes = node.grid.block_nbytes(node.dtype.itemsize).ravel()
+        devs = job.placement.place_blocks(
+            in_devs, in_sizes, out_sizes, job.placement.output_devices(grid_shape).ravel(),
+            broadcast_numbers(inputs, node.ndim, grid_shape))
+        submit, devices, fused = job.executor.submit, job.devices, K.fused_map
+        refs = [submit(fused, (program, shape, *blocks), devices[d], nbytes=size)
+                for shape, d, size, blocks in zip(
+                    node.grid.block_shape_list(), devs, out_sizes.tolist(),
+                    zip(*columns) if columns else itertools.repeat(()))]
+        return job.new_leaf(node, refs, devs)
 
 
 class Transpose(Node):
@@ -70,34 +95,4 @@ class Transpose(Node):
     def release(self) -> None:
         self.source = None
 
-    def lower(self, job: Lowering) -> Leaf:
-        return lower_map(job, self)
-
-
-def lower_map(job: Lowering, node: Node) -> Leaf:
-    """One fused kernel call per output block, where its aligned inputs live."""
-    from nums.ir.fusion import build_program
-
-    program, inputs = build_program(node, job.ensure, job.settings.tile_elements)
-    grid_shape = node.grid.grid_shape
-    if node.grid.num_blocks == 1:  # one output block: every input has one block too
-        in_devs = [int(leaf.devices.flat[0]) for leaf, _ in inputs]
-        in_sizes = [float(leaf.grid.size * leaf.dtype.itemsize) for leaf, _ in inputs]
-        # default 0: block (0, ..., 0) is on device 0 in the block-cyclic layout
-        out_size = float(node.grid.size * node.dtype.itemsize)
-        d = job.place(in_devs, in_sizes, out_size, 0)
-        ref = job.executor.submit(K.fused_map, (program, node.shape,
-                                                 *[leaf.refs.flat[0] for leaf, _ in inputs]),
-                                   job.devices[d], nbytes=out_size)
-        return job.new_leaf(node, [ref], [d])
-    columns, in_devs, in_sizes = input_columns(inputs, node.ndim, grid_shape)
-    out_sizes = node.grid.block_nbytes(node.dtype.itemsize).ravel()
-    devs = job.placement.place_blocks(
-        in_devs, in_sizes, out_sizes, job.placement.output_devices(grid_shape).ravel(),
-        broadcast_numbers(inputs, node.ndim, grid_shape))
-    submit, devices, fused = job.executor.submit, job.devices, K.fused_map
-    refs = [submit(fused, (program, shape, *blocks), devices[d], nbytes=size)
-            for shape, d, size, blocks in zip(
-                node.grid.block_shape_list(), devs, out_sizes.tolist(),
-                zip(*columns) if columns else itertools.repeat(()))]
-    return job.new_leaf(node, refs, devs)
+    lower = Map.lower

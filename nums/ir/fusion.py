@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nums.ir.elementwise import Map, Transpose
+from nums.ir import elementwise  # imports this module too: read its names at call time
 from nums.ir.nodes import Leaf, Node
 from nums.kernels.fused import CONST, INPUT, TEMP, InputView, Instr, Program, make_program
 
@@ -48,7 +48,7 @@ class _Builder:
         self.memo: dict[int, tuple[int, Any]] = {}
 
     def add_input(self, node: Node) -> tuple[int, int]:
-        if isinstance(node, Transpose) and node.leaf is None:
+        if isinstance(node, elementwise.Transpose) and node.leaf is None:
             leaf, perm = self.ensure(node.source), node.perm
         else:
             leaf, perm = self.ensure(node), None
@@ -64,7 +64,7 @@ class _Builder:
         found = self.memo.get(id(node))
         if found is not None:
             return found
-        if type(node) is Map and node.leaf is None:
+        if type(node) is elementwise.Map and node.leaf is None:
             args = tuple([self.visit(a) if isinstance(a, Node) else (CONST, a)
                           for a in node.args])
             self.instrs.append(Instr(node.op, args, node.dtype,
@@ -85,7 +85,7 @@ def _one_op_program(op: Any, dtype: np.dtype, ndim: int, tile_elements: int,
     return make_program(views, (Instr(op, args, dtype, (True,) * ndim),), ndim, tile_elements)
 
 
-def _single_map(root: Map, ensure: Callable[[Node], Leaf],
+def _single_map(root: elementwise.Map, ensure: Callable[[Node], Leaf],
                 tile_elements: int) -> tuple[Program, list[FusedInput]] | None:
     """The program of a Map whose arguments are all materialised or non-Map nodes (the
     common ``x + 1`` of a loop), from a cache; None when a constant is unhashable."""
@@ -107,7 +107,7 @@ def build_program(root: Node, ensure: Callable[[Node], Leaf],
     ``root`` may also be a Transpose or a plain node: the program then copies (and permutes)
     its single input. Returns the program and its inputs as ``(leaf, perm)`` pairs.
     """
-    if type(root) is Map and root.depth == 1 and root.leaf is None:
+    if type(root) is elementwise.Map and root.depth == 1 and root.leaf is None:
         found = _single_map(root, ensure, tile_elements)
         if found is not None:
             return found

@@ -83,12 +83,7 @@ class Lowering:
                  ) -> Leaf:
         """A Leaf of ``node``'s grid and dtype from its blocks' refs and device indices, in
         row-major block order."""
-        return self.leaf_of(node.grid, node.dtype, refs, devices)
-
-    def leaf_of(self, grid: Any, dtype: np.dtype, refs: Sequence[Any],
-                devices: Sequence[int] | np.ndarray) -> Leaf:
-        """A Leaf of ``grid`` and ``dtype`` from its blocks' refs and device indices."""
-        grid_shape = grid.grid_shape
+        grid_shape = node.grid.grid_shape
         if len(refs) == 1:
             ref_array = np.empty(grid_shape, dtype=object)
             ref_array.flat[0] = refs[0]
@@ -96,7 +91,7 @@ class Lowering:
         else:
             ref_array = np.fromiter(refs, dtype=object, count=len(refs)).reshape(grid_shape)
             device_array = np.asarray(devices, dtype=np.intp).reshape(grid_shape)
-        return Leaf(grid, dtype, ref_array, device_array, self.placement.release_leaf)
+        return Leaf(node.grid, node.dtype, ref_array, device_array, self.placement.release_leaf)
 
     def merge_tree(self, items: list[tuple[Any, int, float]], merge: Any,
                    head: tuple[Any, ...], root: tuple[Any, tuple[Any, ...], float, int] | None
