@@ -1,4 +1,4 @@
-"""Block kernels: plain functions on blocks (NumPy on CPU devices, CuPy on GPU devices).
+"""Block kernels: plain functions on blocks (NumPy on CPU devices; GPU kernels are planned).
 
 Imported as ``nums.kernels``. Kernels never know which backend called them.
 """

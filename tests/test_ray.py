@@ -48,6 +48,7 @@ from nums.ir.creation import Create  # noqa: E402
 from nums.ir.lower import materialize  # noqa: E402
 from nums.runtime.device import Device  # noqa: E402
 from tests.test_session import FAILURES, _numpy_error, failing_array  # noqa: E402
+from tests.test_tasks import probe_kernels  # noqa: E402, F401 - a fixture used here
 from tests.utils import assert_eq  # noqa: E402
 
 pytestmark = [pytest.mark.ray]
@@ -855,6 +856,26 @@ def test_results_on_three_nodes(harness):
         x, y = nps.array(a, block_shape=blocks[0]), nps.array(b, block_shape=blocks[1])
         for fn in OPERATIONS.values():
             assert_eq(fn(nps, x, y), fn(np, a, b), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.usefixtures("probe_kernels")
+def test_multi_output_tasks_on_three_nodes(harness):
+    """A two-output kernel (one task, two result arrays) with reads across nodes, and a
+    task pinned to each node."""
+    from tests.test_tasks import two_outputs
+
+    session = harness.three_nodes()
+    a = np.random.default_rng(8).standard_normal((30, 12))
+    x = nps.array(a, block_shape=(4, 5))
+    scaled, partial = two_outputs(nps.exp(x) - x, 0.5)
+    want = np.exp(a) - a
+    assert_eq(scaled, want * 0.5, rtol=1e-12)
+    assert_eq(partial.sum(axis=1), want.sum(axis=1), rtol=1e-12)
+    for device in range(len(session.devices)):
+        scaled, partial = two_outputs(x, 2.0, device=device)
+        assert_eq(partial.sum(axis=1) + scaled.sum(axis=1), a.sum(axis=1) * 3, rtol=1e-12)
+        assert set(scaled._leaf().devices.ravel().tolist()) == {device}
 
 
 @pytest.mark.timeout(180)

@@ -40,7 +40,7 @@ def _explode(block):
 
 
 @pytest.fixture
-def test_kernels(monkeypatch):
+def probe_kernels(monkeypatch):
     kernels = all_kernels()
     monkeypatch.setitem(kernels, "test_double_and_row_sums",
                         _ByValue("test_double_and_row_sums", {"cpu": _double_and_row_sums}))
@@ -64,7 +64,7 @@ def two_outputs(x: BlockArray, scale: float, device=None):
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS)
-def test_two_output_kernel(backend, test_kernels, blocking):
+def test_two_output_kernel(backend, probe_kernels, blocking):
     a = np.arange(63.0).reshape(9, 7) - 20
     x = nps.array(a, block_shape=block_shape_for(a.shape, blocking))
     scaled, partial = two_outputs(nps.sin(x) + 1, 3.0)
@@ -78,7 +78,7 @@ def test_two_output_kernel(backend, test_kernels, blocking):
     assert_eq(scaled, -a)
 
 
-def test_two_output_tasks_are_placed_and_planned(backend, test_kernels):
+def test_two_output_tasks_are_placed_and_planned(backend, probe_kernels):
     a = np.arange(40.0).reshape(8, 5)
     x = nps.array(a, block_shape=(2, 5)).persist()
     devices = nums.session().devices
@@ -95,7 +95,7 @@ def test_two_output_tasks_are_placed_and_planned(backend, test_kernels):
     assert scaled._leaf().devices.tolist() == x._leaf().devices.tolist()
 
 
-def test_kernel_error_in_a_multi_output_task(backend, test_kernels):
+def test_kernel_error_in_a_multi_output_task(backend, probe_kernels):
     x = nps.array(np.ones((4, 4)), block_shape=(2, 2))
     node = x._node
 
@@ -109,7 +109,7 @@ def test_kernel_error_in_a_multi_output_task(backend, test_kernels):
     assert_eq(x + 1, np.full((4, 4), 2.0))  # the session keeps working
 
 
-def test_every_output_block_written_once(serial, test_kernels):
+def test_every_output_block_written_once(serial, probe_kernels):
     x = nps.array(np.ones((4, 4)), block_shape=(2, 2))
     node = x._node
 

@@ -1,7 +1,12 @@
 """Local executors: serial (deterministic, for testing) and a dependency-driven thread pool.
 
-Both expose one CPU device per worker, so block-cyclic layouts and placement are exercised
-exactly as on a cluster, while every worker thread may run any task (all share one memory).
+The thread pool exposes one CPU device per worker (the serial executor one), so block-cyclic
+layouts and placement are exercised exactly as on a cluster, while every worker thread may run
+any task (all share one memory). ``devices`` replaces them with any list of devices (the local
+plugin makes them from ``nums.init(..., device_kinds=...)``): devices of a second kind, whose
+blocks and kernels are converted as on a GPU (see :mod:`nums.runtime.kinds`), run in the same
+process. Kernels are called through :meth:`~nums.kernels.registry.Kernel.for_device`; ``put``
+takes a block onto its device's kind and ``get`` returns host (NumPy) values.
 
 The thread pool starts a task as soon as the refs it reads are done (no worker ever blocks
 waiting for another task, so a bounded pool cannot deadlock). Submitted tasks are *staged*
@@ -33,6 +38,7 @@ from nums.kernels.registry import Kernel
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Executor
+from nums.runtime.kinds import to_device, to_host_values
 
 __all__ = ["SerialExecutor", "ThreadExecutor", "ThreadRef"]
 
@@ -42,24 +48,24 @@ class SerialExecutor(Executor):
 
     name = "local-serial"
 
-    def __init__(self) -> None:
-        self._devices = (Device(0, "cpu", 0),)
+    def __init__(self, devices: Sequence[Device] | None = None) -> None:
+        self._devices = tuple(devices) if devices else (Device(0, "cpu", 0),)
 
     def devices(self) -> Sequence[Device]:
         return self._devices
 
     def put(self, value: Any, device: Device) -> Any:
-        return value
+        return to_device(value, device)
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1, nbytes: float | None = None) -> Any:
-        return kernel.impls[device.kind](*args)
+        return kernel.for_device(device)(*args)
 
     def flush(self) -> None:
         return None
 
     def get(self, refs: Sequence[Any]) -> list[Any]:
-        return list(refs)
+        return to_host_values(list(refs))
 
     def free(self, refs: Sequence[Any]) -> None:
         return None
@@ -132,9 +138,11 @@ class ThreadExecutor(Executor):
 
     name = "local-threads"
 
-    def __init__(self, workers: int, blas_threads: int | None = None) -> None:
+    def __init__(self, workers: int, blas_threads: int | None = None,
+                 devices: Sequence[Device] | None = None) -> None:
         self.workers = workers
-        self._devices = tuple(Device(0, "cpu", i) for i in range(workers))
+        self._devices = tuple(devices) if devices else \
+            tuple(Device(0, "cpu", i) for i in range(workers))
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
@@ -151,12 +159,12 @@ class ThreadExecutor(Executor):
         return self._devices
 
     def put(self, value: Any, device: Device) -> Any:
-        return value
+        return to_device(value, device)
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1, nbytes: float | None = None) -> Any:
         outs = [ThreadRef() for _ in range(num_returns)] if num_returns > 1 else [ThreadRef()]
-        self._staged.append(_Task(kernel.impls[device.kind], args, outs))
+        self._staged.append(_Task(kernel.for_device(device), args, outs))
         return outs[0] if num_returns == 1 else tuple(outs)
 
     def flush(self) -> None:
@@ -246,7 +254,7 @@ class ThreadExecutor(Executor):
                     out.append(ref.value)
                 else:
                     out.append(ref)
-        return out
+        return to_host_values(out)
 
     def free(self, refs: Sequence[Any]) -> None:
         return None

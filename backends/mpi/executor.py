@@ -200,7 +200,11 @@ class MPIExecutor(Executor):
         self.digest.submit(kernel.name, node, num_returns, ids)
         outs = [MPIRef(first + i, node, bit) for i in range(num_returns)]
         if local:
-            task = Task(kernel.impls.get(device.kind), kernel.name, device.kind, args, outs)
+            try:
+                fn = kernel.for_device(device)
+            except NotImplementedError:
+                fn = None  # raised when the task runs, like any kernel's error
+            task = Task(fn, kernel.name, device.kind, args, outs)
             pending = 0
             for a in args:
                 if type(a) is MPIRef and not a.ready:

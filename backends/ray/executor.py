@@ -10,7 +10,7 @@
   (:func:`nums.backends.ray.tasks.run_batch`), each output its own Ray object or, when small,
   in a pack of several (see :mod:`~nums.backends.ray.batching`). A node thus runs
   as many batches at once as it has CPUs, and block creation happens on the owning node. The
-  :class:`~nums.runtime.executor.Kernel` pickles by name and is resolved in the worker's
+  :class:`~nums.kernels.registry.Kernel` pickles by name and is resolved in the worker's
   registry. A batch whose actor process died is retried ``max_retries`` times on the restarted
   actor (kernels are pure), as are the batches queued behind it there (see the pool's
   docstring), but a kernel's own exception is never retried. Batches are named
@@ -223,7 +223,7 @@ class RayExecutor(Executor):
         if self._job_start is None:
             self._job_start = time.time()
         errstate = np.geterr()
-        task = StagedKernel(BatchItem(kernel, device.kind,
+        task = StagedKernel(BatchItem(kernel, device,
                                       None if errstate == _DEFAULT_ERRSTATE else errstate,
                                       tuple(args), num_returns), device.node, nbytes)
         self._staged.append(task)
@@ -399,7 +399,7 @@ class RayExecutor(Executor):
         """Whether ``task`` is a CPU kernel with a small output that reads only the small
         outputs of two or more staged kernels (see :meth:`_final_merges`)."""
         item = task.item
-        if item.kind != "cpu" or item.num_returns != 1 or len(task.reads) < 2 or \
+        if item.device.kind != "cpu" or item.num_returns != 1 or len(task.reads) < 2 or \
                 task.nbytes is None or task.nbytes > DRIVER_MERGE_BYTES:
             return False
         if any(isinstance(a, (self._ray.ObjectRef, np.ndarray)) for a in item.args) or \
@@ -432,7 +432,7 @@ class RayExecutor(Executor):
             item = task.item
             args = [fetched[id(a)] if self._is_ref(a) else a for a in item.args]
             try:
-                value = run_kernel(item.kernel, item.kind, item.errstate or _DEFAULT_ERRSTATE,
+                value = run_kernel(item.kernel, item.device, item.errstate or _DEFAULT_ERRSTATE,
                                    *args)
             except BaseException as exc:
                 self._staged.extend(here[at:])

@@ -24,5 +24,5 @@ def make_ray_executor(settings: Any, **options: Any) -> Any:
 @hookimpl
 def nums_backends() -> list[BackendSpec]:
     """The Ray backend."""
-    return [BackendSpec("ray", make_ray_executor, "Ray tasks pinned to nodes (and GPUs)",
-                        OPTIONS)]
+    return [BackendSpec("ray", make_ray_executor,
+                        "batches of kernels on worker actors pinned to Ray nodes", OPTIONS)]

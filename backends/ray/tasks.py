@@ -1,6 +1,6 @@
 """What runs inside a Ray worker: batches of kernels and the start-up probe.
 
-Kernels travel as :class:`~nums.runtime.executor.Kernel` objects, which pickle by name and are
+Kernels travel as :class:`~nums.kernels.registry.Kernel` objects, which pickle by name and are
 resolved in the worker's own kernel registry, so one function runs every kernel. The
 executor sends the kernels of one node in *batches* (:func:`run_batch`): one call on a worker
 actor (:mod:`nums.backends.ray.pool`) runs several kernels in order and returns every
@@ -37,10 +37,11 @@ class BatchOutput(NamedTuple):
 
 
 class BatchItem(NamedTuple):
-    """One kernel call of a batch."""
+    """One kernel call of a batch, on ``device`` (the worker calls
+    ``kernel.for_device(device)``)."""
 
     kernel: Any
-    kind: str
+    device: Any  # nums.runtime.device.Device
     errstate: dict[str, str] | None
     args: tuple[Any, ...]  # values, BatchArg and BatchOutput entries
     num_returns: int
@@ -90,18 +91,19 @@ def _run_item(item: BatchItem, refs: tuple[Any, ...], done: list[Any]) -> Any:
             value = done[a.item]
             a = value if a.position is None else value[a.position]
         args.append(a)
-    return run_kernel(item.kernel, item.kind, item.errstate, *args)
+    return run_kernel(item.kernel, item.device, item.errstate, *args)
 
 
-def run_kernel(kernel: Any, kind: str, errstate: dict[str, str] | None, *args: Any) -> Any:
-    """Run ``kernel``'s implementation for device ``kind`` on ``args`` (refs already resolved).
+def run_kernel(kernel: Any, device: Any, errstate: dict[str, str] | None, *args: Any) -> Any:
+    """Run ``kernel`` on ``device`` with ``args`` (refs already resolved).
 
     Parameters
     ----------
     kernel : Kernel
-        The kernel (its ``for_kind`` gives the implementation).
-    kind : str
-        Device kind the task was placed on ("cpu", "gpu").
+        The kernel (its ``for_device`` gives what to call: the implementation for the
+        device's kind, given the device and converted arguments where its set asks for them).
+    device : Device
+        The device the task was placed on.
     errstate : dict or None
         The driver's ``np.geterr()`` at submission when it differs from NumPy's default, so
         that ``with np.errstate(...)`` in the driver applies to its tasks as with NumPy.
@@ -113,7 +115,7 @@ def run_kernel(kernel: Any, kind: str, errstate: dict[str, str] | None, *args: A
     object
         What the kernel returns: a block, or a tuple of ``num_returns`` values.
     """
-    fn = kernel.for_kind(kind)
+    fn = kernel.for_device(device)
     if errstate is None:
         return fn(*args)
     with np.errstate(**errstate):

@@ -31,10 +31,6 @@ from nums.ir.nodes import Node
 __all__ = ["matmul", "tensordot"]
 
 
-def _source_chunks(node: Node) -> tuple[tuple[int, ...], ...]:
-    return node.grid.chunks
-
-
 def _align(node: Node, axis: int, chunks: tuple[int, ...]) -> Node:
     if node.grid.chunks[axis] == chunks:
         return node

@@ -12,6 +12,13 @@ Two strategies share one interface and one :class:`~nums.optimizer.state.Cluster
   block ``i`` on device ``i mod grid``; partials where their first input lives), for
   comparison (``nums.init(placement="cyclic")``).
 
+Memory capacity (``Device.capacity``): the greedy placement never puts an op on a device whose
+memory would exceed its capacity while another device would stay within its own (in its
+"cyclic" mode too: there an op leaves its block-cyclic device only for that reason); when
+every device would exceed, the op goes where the objective grows least. The rule is in
+:meth:`~nums.optimizer.state.ClusterState.costs`; with no bounded capacity it costs nothing.
+The cyclic placement, pinned ops and ops without inputs do not look at capacities.
+
 Ops without inputs (creation, blocks put from the driver) always follow the block-cyclic
 layout. Both strategies record the loads they cause, so :func:`nums.explain` can report them.
 Network loads are per job (reset by :meth:`Placement.begin_job`); memory persists and is
@@ -40,7 +47,8 @@ class Placement(abc.ABC):
 
     def __init__(self, device_grid: DeviceGrid) -> None:
         self.device_grid = device_grid
-        self.state = ClusterState(len(device_grid))
+        self.state = ClusterState(len(device_grid),
+                                  [d.capacity for d in device_grid.devices])
         self.moved_bytes = 0.0
         self.num_ops = 0
         self.off_layout = 0  # ops placed away from their default device this job
@@ -191,7 +199,7 @@ class Placement(abc.ABC):
         self._transient = [0.0] * len(made)
         state.forget_copies()
         state.release_totals(made)
-        for leaf in leaves:
+        for leaf in leaves:  # one, except for a node with several outputs
             sizes = leaf.grid.block_nbytes(leaf.dtype.itemsize)
             if sizes.size == 1:
                 state.add_memory(int(leaf.devices.flat[0]), float(sizes.flat[0]))
@@ -260,12 +268,14 @@ class GreedyPlacement(Placement):
         return out
 
     def follows_layout(self) -> bool:
-        return self.mode == "cyclic" or self.state.num_devices == 1
+        state = self.state
+        return state.num_devices == 1 or (self.mode == "cyclic" and not state.bounded)
 
     def choose(self, in_devices, in_sizes, out_size, default, in_keys=None):
-        if self.mode == "cyclic":
-            return default
         state = self.state
+        if self.mode == "cyclic" and (not state.bounded or state.fits(
+                default, in_devices, in_sizes, out_size, in_keys)):
+            return default
         if state.num_devices == 1:
             return 0
         if state.at_lower_bound(default, in_devices, in_sizes, out_size, in_keys):

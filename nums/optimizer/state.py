@@ -17,6 +17,19 @@ candidate device at once without copying the vectors (each vector's maximum with
 changed comes from its two largest entries), so one decision costs O(devices). The vectors
 are plain Python lists, which is faster than NumPy for the handful of devices of a laptop;
 for many devices the costs are computed with NumPy.
+
+Devices are counted by their index in the device grid, whatever their node and kind: a block
+read by an op on another device counts as sent by its device and received by the op's, so a
+block moving between a CPU and a GPU of the same node (a copy between memories, and a
+conversion, see :mod:`nums.runtime.kinds`) costs like one moving between nodes.
+
+**Capacity.** A device may have a memory capacity (``Device.capacity``, bytes; None:
+unbounded). When some capacity is bounded, :meth:`ClusterState.costs` gives an infinite cost
+to every device whose memory would exceed its capacity after the op, as long as at least one
+device stays within its own; when every device would exceed, the costs are the plain
+objective (the op must run somewhere; the one that raises the objective least is chosen).
+:meth:`ClusterState.at_lower_bound` and :meth:`ClusterState.fits` apply the same test. With
+no bounded capacity (the default) none of this runs.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ __all__ = ["ClusterState"]
 
 _NO_KEYS = itertools.repeat(None)  # the keys of inputs that are read once
 _NUMPY_FROM = 32  # devices from which NumPy evaluates the costs faster than Python loops
+_INF = float("inf")
 
 
 def _top_two(values: list[float]) -> tuple[int, float, float]:
@@ -56,19 +70,44 @@ def _max_excluding(values: np.ndarray) -> np.ndarray:
 class ClusterState:
     """Per-device memory, received and sent bytes."""
 
-    __slots__ = ("_mem", "_in", "_out", "_peak", "_copies", "largest_move")
+    __slots__ = ("_mem", "_in", "_out", "_peak", "_copies", "largest_move", "_cap")
 
-    def __init__(self, num_devices: int) -> None:
+    def __init__(self, num_devices: int,
+                 capacity: Sequence[float | None] | None = None) -> None:
         self._mem = [0.0] * num_devices
         self._in = [0.0] * num_devices
         self._out = [0.0] * num_devices
         self._peak = [0.0] * num_devices
         self._copies: dict[Hashable, list[int]] = {}  # input key -> devices holding a copy
         self.largest_move = 0.0  # bytes of the largest block that crossed devices this job
+        self._cap: list[float] | None = None  # bytes per device; None: all unbounded
+        if capacity is not None:
+            self.set_capacity(capacity)
 
     @property
     def num_devices(self) -> int:
         return len(self._mem)
+
+    def set_capacity(self, capacity: Sequence[float | None] | None) -> None:
+        """Set each device's memory capacity in bytes (None entries, or None: unbounded)."""
+        if capacity is None or all(c is None for c in capacity):
+            self._cap = None
+            return
+        if len(capacity) != len(self._mem):
+            raise ValueError(f"{len(capacity)} capacities for {len(self._mem)} devices")
+        self._cap = [float("inf") if c is None else float(c) for c in capacity]
+
+    @property
+    def capacity(self) -> np.ndarray:
+        """Memory capacity per device in bytes (inf: unbounded; a copy)."""
+        if self._cap is None:
+            return np.full(len(self._mem), np.inf)
+        return np.array(self._cap)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether some device has a bounded capacity."""
+        return self._cap is not None
 
     @property
     def memory(self) -> np.ndarray:
@@ -114,6 +153,7 @@ class ClusterState:
         out._peak = list(self._peak)
         out._copies = {k: list(v) for k, v in self._copies.items()}
         out.largest_move = self.largest_move
+        out._cap = self._cap
         return out
 
     def forget_copies(self) -> None:
@@ -150,7 +190,8 @@ class ClusterState:
 
         ``in_keys`` name the inputs for the per-node receive cache (see the module notes);
         a device holding a received copy counts like the source for that input, except that
-        sends are still charged to the source (an upper bound)."""
+        sends are still charged to the source (an upper bound). A device that would exceed
+        its capacity costs inf while another stays within its own (see the module notes)."""
         mem, nin, nout = self._mem, self._in, self._out
         n = len(mem)
         if n >= _NUMPY_FROM:
@@ -179,6 +220,10 @@ class ClusterState:
             out.append((mem_d if mem_d > other_m else other_m)
                        + (in_d if in_d > other_i else other_i)
                        + (out_d if out_d > other_s else other_s))
+        if self._cap is not None:
+            fits = [m + out_size + total - o <= c for m, o, c in zip(mem, on, self._cap)]
+            if any(fits) and not all(fits):
+                out = [c if f else _INF for c, f in zip(out, fits)]
         return out
 
     def at_lower_bound(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
@@ -197,6 +242,8 @@ class ClusterState:
                 moved += size
                 sent[src] = sent.get(src, 0.0) + size
         if mem[device] + out_size + moved > max(mem):
+            return False
+        if self._cap is not None and mem[device] + out_size + moved > self._cap[device]:
             return False
         if moved:
             if nin[device] + moved > max(nin):
@@ -221,10 +268,29 @@ class ClusterState:
                 for h in holders[1:]:
                     on[h] += size
         moved_in = float(sizes.sum()) - on  # bytes that must come to each candidate
-        mem_max = np.maximum(_max_excluding(memory), memory + out_size + moved_in)
+        mem_after = memory + out_size + moved_in
+        mem_max = np.maximum(_max_excluding(memory), mem_after)
         in_max = np.maximum(_max_excluding(net_in), net_in + moved_in)
         out_max = np.maximum(_max_excluding(net_out + src_on), net_out)
-        return mem_max + in_max + out_max
+        costs = mem_max + in_max + out_max
+        if self._cap is not None:
+            fits = mem_after <= np.array(self._cap)
+            if fits.any() and not fits.all():
+                costs[~fits] = np.inf
+        return costs
+
+    def fits(self, device: int, in_devices: Sequence[int], in_sizes: Sequence[float],
+             out_size: float, in_keys: Sequence[Hashable | None] | None = None) -> bool:
+        """Whether ``device``'s memory stays within its capacity after the op (always True
+        when no capacity is bounded). Costs O(inputs)."""
+        cap = self._cap
+        if cap is None:
+            return True
+        moved = 0.0
+        for holders, size in self._inputs(in_devices, in_sizes, in_keys):
+            if device not in holders:
+                moved += size
+        return self._mem[device] + out_size + moved <= cap[device]
 
     def add_memory(self, device: int, size: float) -> None:
         """Count ``size`` more bytes resident on ``device``."""

@@ -4,11 +4,12 @@ A :class:`Device` is where a block lives and a kernel runs: a node (or MPI rank)
 (``"cpu"``, ``"gpu"``, ...: which kernels run there and what its blocks are, see
 :mod:`nums.runtime.kinds`), an index among the devices of that kind on that node (a GPU's
 ordinal), and a memory capacity in bytes (None: unknown, treated as unbounded; the greedy
-placement keeps a device within it, see :mod:`nums.optimizer.placement`). A :class:`DeviceGrid` arranges devices in
-n dimensions; block ``(i, j, ...)`` of an array goes to device ``(i mod g0, j mod g1, ...)``.
-When an array has fewer dimensions than the grid, the grid is folded into as many axes as the
-array has (the trailing grid axes multiply into the last one used), so every device is still
-used.
+placement keeps a device within it, see :mod:`nums.optimizer.placement`).
+
+A :class:`DeviceGrid` arranges devices in n dimensions; block ``(i, j, ...)`` of an array
+goes to device ``(i mod g0, j mod g1, ...)``. When an array has fewer dimensions than the
+grid, the grid is folded into as many axes as the array has (the trailing grid axes multiply
+into the last one used), so every device is still used.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nums.kernels.registry import Kernel
 from nums.runtime.device import Device
 from nums.runtime.executor import Executor
+
+if TYPE_CHECKING:
+    from nums.kernels.registry import Kernel
 
 __all__ = ["DryRunExecutor", "DryRunError"]
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "BackendSpec", "KernelSet", "NumsHookSpecs"]
+from nums.runtime.kinds import DeviceKind
+
+__all__ = ["hookspec", "hookimpl", "BackendSpec", "KernelSet", "DeviceKind", "NumsHookSpecs"]
 
 hookspec = pluggy.HookspecMarker("nums")
 hookimpl = pluggy.HookimplMarker("nums")
@@ -40,10 +42,18 @@ class BackendSpec:
 
 @dataclass(frozen=True)
 class KernelSet:
-    """Block kernels for one device kind: ``{kernel name: function}``."""
+    """Block kernels for one device kind: ``{kernel name: function}``.
+
+    With ``takes_device``, every kernel of the set is called as ``fn(*blocks,
+    device=device)`` with the :class:`~nums.runtime.device.Device` it runs on (a GPU kernel
+    selects its GPU with it); otherwise as ``fn(*blocks)``. Either way its array arguments
+    arrive as arrays of ``kind`` (see :mod:`nums.runtime.kinds`, whose hook
+    ``nums_device_kinds`` says what a kind's arrays are and how they move).
+    """
 
     kind: str
     kernels: dict[str, Callable[..., Any]]
+    takes_device: bool = False
 
 
 class NumsHookSpecs:
@@ -56,3 +66,8 @@ class NumsHookSpecs:
     @hookspec
     def nums_kernel_sets(self) -> list[KernelSet]:
         """Return the kernel sets this plugin provides (one per device kind)."""
+
+    @hookspec
+    def nums_device_kinds(self) -> list[DeviceKind]:
+        """Return the device kinds this plugin provides (what their blocks are and how they
+        move to and from host memory; see :mod:`nums.runtime.kinds`)."""
