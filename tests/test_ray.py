@@ -275,7 +275,8 @@ def test_errstate_reaches_tasks(session):
 def _staged(node: int, args=(), nbytes=None) -> StagedKernel:
     from nums.backends.ray.tasks import BatchItem
 
-    return StagedKernel(BatchItem(None, "cpu", None, tuple(args), 1), node, nbytes)
+    item = BatchItem(None, Device(node, "cpu", 0), None, tuple(args), 1)
+    return StagedKernel(item, node, nbytes)
 
 
 def test_batches_follow_levels():

@@ -205,3 +205,28 @@ def test_mask_property(values, block):
     x = nps.array(a, block_shape=(block,))
     assert_eq(x[nps.array(mask, block_shape=(max(1, block - 1),))], a[mask])
     assert_eq(nps.nonzero(nps.array(mask, block_shape=(block,)))[0], np.nonzero(mask)[0])
+
+
+def test_dry_run_plans_tasks_and_refuses_to_count():
+    """On the dry-run backend block tasks are planned like any op; a value-dependent size
+    cannot be known, and says so."""
+    from nums.runtime.dryrun import DryRunError
+
+    nums.shutdown()
+    try:
+        nums.init(backend="dryrun", cluster_shape=(4,))
+        x = nps.zeros((4000, 10), block_shape=(500, 10))
+        node = x._node
+
+        def plan(leaves):
+            for index in node.grid.indices():
+                yield BlockTask("fused_map", reads=((0, index),), writes=((0, index),),
+                                consts=(None, None), device=index[0] % 4)
+
+        (y,) = block_tasks((node,), [(node.grid, node.dtype)], plan)
+        report = nums.explain(BlockArray(y))
+        assert report.num_ops == 2 * node.grid.num_blocks  # creation + one task per block
+        with pytest.raises(DryRunError, match="dry run"):
+            x[x > 0]
+    finally:
+        nums.shutdown()

@@ -46,9 +46,10 @@ class Executor:
 
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1, nbytes: float | None = None) -> Any:
-        """Run ``kernel(*args)`` on ``device``; return a ref, or a tuple of
-        ``num_returns`` refs when ``num_returns > 1``. ``nbytes``, when given, is the
-        expected size of the output (a hint; executors may ignore it)."""
+        """Run ``kernel.for_device(device)(*args)`` on ``device`` (the kernel as its kind
+        implements it, see :meth:`nums.kernels.registry.Kernel.for_device`); return a ref, or
+        a tuple of ``num_returns`` refs when ``num_returns > 1``. ``nbytes``, when given, is
+        the expected size of the output (a hint; executors may ignore it)."""
         raise NotImplementedError
 
     def get(self, refs: Sequence[Any]) -> list[Any]:
