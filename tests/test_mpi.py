@@ -9,6 +9,7 @@ and the output. Every run has a timeout: a hang fails the test instead of the su
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,21 +97,47 @@ def test_transfers_every_dtype(n, chunk):
 # -- the plan digest -----------------------------------------------------------------------
 
 @needs_mpiexec
-def test_plan_digest_equal_across_ranks():
-    proc = mpirun(2, "diverge.py", "same")
-    assert_ok(proc, "diverge-same OK rank", 2)
+@pytest.mark.parametrize("n", [2, 3])
+def test_plan_digest_equal_across_ranks(n):
+    """The same program on every rank passes: programs, constants, reductions, slices,
+    dtypes, seeded and unseeded random arrays hash alike everywhere."""
+    proc = mpirun(n, "diverge.py", "same", timeout=120)
+    assert_ok(proc, "diverge-same OK rank", n)
 
 
 @pytest.mark.parametrize("mode, n", [("local", 2), ("transfer", 2), ("transfer", 3),
-                                     ("exit", 2), ("get", 3)])
+                                     ("exit", 2), ("get", 3), ("program", 2),
+                                     ("program", 3), ("constant", 2), ("constant", 3),
+                                     ("reduce", 2), ("slice", 3)])
 @needs_mpiexec
 def test_diverged_program_is_reported(mode, n):
-    """A rank that takes another branch makes the job fail with a report, never hang."""
+    """A rank that takes another branch, or builds other operations or constants over the
+    same blocks, makes the job fail with a report, never hang or print a wrong value."""
     proc = mpirun(n, "diverge.py", mode, timeout=60)
     assert proc.returncode != 0, proc.stdout
     assert "the ranks ran different programs" in proc.stdout, proc.stdout
     assert "plan digest" in proc.stdout
+    assert "first difference: call #" in proc.stdout, proc.stdout
     assert "not detected" not in proc.stdout
+
+
+@pytest.mark.parametrize("mode, n, theirs", [("program", 2, "t0 = multiply(in0, 2)"),
+                                             ("program", 3, "t0 = multiply(in0, 2)"),
+                                             ("constant", 2, "t0 = add(in0, 2)")])
+@needs_mpiexec
+def test_diverged_arguments_name_the_kernel(mode, n, theirs):
+    """``x + 1`` on rank 0 against ``x * 2`` (or ``x + 2``) elsewhere: the report names the
+    first call that differs, its kernel, and each rank's program."""
+    proc = mpirun(n, "diverge.py", mode, timeout=60)
+    assert proc.returncode != 0, proc.stdout
+    out = proc.stdout
+    assert "the same kernel with different arguments" in out, out
+    # the first differing call is the first block's fused_map, after the common calls
+    since = re.search(r"first difference: call #\d+ \(the (\d+)\w\w since the last sync", out)
+    assert since and int(since.group(1)) > 1, out
+    assert "rank 0: submit of kernel 'fused_map' on rank 0 with (program[t0 = add(in0, 1)" \
+        in out, out
+    assert f"submit of kernel 'fused_map' on rank 0 with (program[{theirs}" in out, out
 
 
 # -- failures ------------------------------------------------------------------------------
@@ -221,32 +248,119 @@ def test_wire_objects_and_errors():
 
 
 _DIGEST_CODE = """
-from nums.backends.mpi.digest import PlanDigest
+import enum, functools
+import numpy as np
+from nums.backends.mpi.digest import PlanDigest, canonical
+from nums.backends.mpi.refs import MPIRef
+from nums.kernels.fused import CONST, INPUT, InputView, Instr, make_program
+from nums.kernels.reduce import ReduceSpec
+
+class Color(enum.Enum):
+    RED = 1
+
+program = make_program((InputView(None, 0),), (Instr(np.add, ((INPUT, 0), (CONST, 1.5)),
+                       np.dtype("float64"), (True, True)),), 2, 4096)
+values = [program, ReduceSpec("sum", (0,), np.dtype("f8"), None, 0, False, (3, 4)),
+          {"b", "a", "c"}, frozenset({"x", "yy"}), {"k": (1, None)}, [slice(1, None, 2)],
+          np.dtype(">i4"), np.float32(2.5), np.arange(6).reshape(2, 3),
+          np.array(["s", 1], dtype=object), np.sin, len, canonical, Color.RED,
+          functools.partial(max, 1), object(), (1, 2.0, True, None, "s", b"b", 1j)]
 d = PlanDigest()
 d.put(0, 0)
-d.submit("fused_map", 1, 1, [0])
-d.submit("reduce_merge", 0, 1, [1, 0])
+d.submit("fused_map", 1, 1, (program, (3, 4), MPIRef(0, 0, 1)))
+for v in values:
+    d.submit("other", 0, 1, (v,))
+d.submit("reduce_merge", 0, 1, (MPIRef(1, 1, 2), MPIRef(0, 0, 1)))
 d.get([2])
-print(d.count, d.value)
+print(d.count, d.value, [canonical(v) for v in values])
 """
 
 
 def test_plan_digest_is_the_same_in_every_process():
-    """No dependence on Python's per-process string hashing."""
+    """No dependence on Python's per-process string hashing, ids or addresses."""
     outputs = set()
     for seed in ("1", "2"):
         proc = subprocess.run([sys.executable, "-c", _DIGEST_CODE], cwd=ROOT, text=True,
                               env=_env(PYTHONHASHSEED=seed), capture_output=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         outputs.add(proc.stdout.strip())
-    assert len(outputs) == 1
+    assert len(outputs) == 1, outputs
+    assert " at 0x" not in outputs.pop()
 
     from nums.backends.mpi.digest import PlanDigest
 
     a, b = PlanDigest(), PlanDigest()
-    a.submit("fused_map", 1, 1, [0])
-    b.submit("fused_map", 0, 1, [0])  # another device
+    a.submit("fused_map", 1, 1, ())
+    b.submit("fused_map", 0, 1, ())  # another device
     assert a.count == b.count and a.value != b.value
+
+
+def _program(op, const):
+    from nums.kernels.fused import CONST, INPUT, InputView, Instr, make_program
+
+    return make_program((InputView(None, 0),), (Instr(op, ((INPUT, 0), (CONST, const)),
+                        np.dtype("float64"), (True, True)),), 2, 4096)
+
+
+def _digest_of(*calls):
+    from nums.backends.mpi.digest import PlanDigest
+
+    d = PlanDigest()
+    for name, args in calls:
+        d.submit(name, 0, 1, args)
+    return d
+
+
+def test_plan_digest_covers_what_kernels_compute():
+    """Programs, constants (1 != 1.0 != True), slices, dtypes, shapes: each changes the
+    digest; equal values in distinct objects do not."""
+    from nums.backends.mpi.refs import MPIRef
+
+    ref = MPIRef(5, 0, 1)
+    base = [("fused_map", (_program(np.add, 1), (3, 4), ref))]
+    same = [("fused_map", (_program(np.add, 1), tuple([3, 4]), MPIRef(5, 0, 1)))]
+    assert _digest_of(*base).value == _digest_of(*same).value
+    for other in [(_program(np.multiply, 1), (3, 4), ref), (_program(np.add, 2), (3, 4), ref),
+                  (_program(np.add, 1.0), (3, 4), ref), (_program(np.add, True), (3, 4), ref),
+                  (_program(np.add, 1), (3, 5), ref), (_program(np.add, 1), (3, 4), 7),
+                  (_program(np.add, 1), ref, (3, 4))]:
+        assert _digest_of(("fused_map", other)).value != _digest_of(*base).value, other
+    sliced = [("take_slice", ((slice(0, 3), slice(None)), ref))]
+    assert _digest_of(*sliced).value != _digest_of(
+        ("take_slice", ((slice(1, 4), slice(None)), ref))).value
+    assert _digest_of(("full", ((2,), 0, np.dtype("f8")))).value != _digest_of(
+        ("full", ((2,), 0, np.dtype("f4")))).value
+    # the same Program object for every block is hashed once per job (kept by id)
+    program = _program(np.add, 1)
+    d = _digest_of(*[("fused_map", (program, (3, 4), MPIRef(i, 0, 1))) for i in range(50)])
+    assert len(d._cache) == 1
+
+
+def test_first_difference_names_the_kernel():
+    """Two ranks' job logs: the first call where they part, its kernel, both programs."""
+    from nums.backends.mpi.digest import first_difference
+    from nums.backends.mpi.refs import MPIRef
+
+    common = [("fused_map", (_program(np.subtract, 3), (3, 4), MPIRef(i, 0, 1)))
+              for i in range(4)]
+    mine = _digest_of(*common, ("fused_map", (_program(np.add, 1), (3, 4), MPIRef(9, 0, 1))))
+    theirs = _digest_of(*common,
+                        ("fused_map", (_program(np.multiply, 2), (3, 4), MPIRef(9, 0, 1))))
+    lines = first_difference(mine.job_log(), 0, theirs.job_log(), 1)
+    text = "\n".join(lines)
+    assert "call #5 (the 5th since the last sync point)" in text, text
+    assert "rank 0: submit of kernel 'fused_map' on rank 0 with (program[t0 = add(in0, 1)" \
+        in text, text
+    assert "rank 1: submit of kernel 'fused_map' on rank 0 with (program[t0 = multiply(in0, 2)" \
+        in text, text
+    assert "the same kernel with different arguments" in text
+    shorter = first_difference(_digest_of(*common).job_log(), 1, mine.job_log(), 0)
+    assert "rank 1: no more calls before its sync point" in "\n".join(shorter)
+    other = _digest_of(*common, ("take_slice", ((slice(0, 2),), MPIRef(9, 0, 1))))
+    assert "the ranks called different operations there" in "\n".join(
+        first_difference(mine.job_log(), 0, other.job_log(), 1))
+    mine.new_job()
+    assert mine.job_log()["start"] == 5 and not mine._cache
 
 
 class _FakeComm:

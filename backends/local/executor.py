@@ -147,7 +147,10 @@ class ThreadExecutor(Executor):
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
         self._active = 0
-        self._staged: list[_Task] = []
+        # Tasks are staged per calling thread: a thread's flush hands over its own tasks only
+        # (with its own np.errstate), so threads computing at once never see each other's
+        # half-staged work.
+        self._local = threading.local()
         cores = os.cpu_count() or 1
         self._blas = _BlasLimiter(blas_threads or max(1, cores // workers))
         self._threads = [threading.Thread(target=self._work, name=f"nums-worker-{i}",
@@ -164,14 +167,20 @@ class ThreadExecutor(Executor):
     def submit(self, kernel: Kernel, args: Sequence[Any], device: Device,
                num_returns: int = 1, nbytes: float | None = None) -> Any:
         outs = [ThreadRef() for _ in range(num_returns)] if num_returns > 1 else [ThreadRef()]
-        self._staged.append(_Task(kernel.for_device(device), args, outs))
+        try:
+            staged = self._local.staged
+        except AttributeError:
+            staged = self._local.staged = []
+        staged.append(_Task(kernel.for_device(device), args, outs))
         return outs[0] if num_returns == 1 else tuple(outs)
 
     def flush(self) -> None:
-        """Hand every staged task to the pool (those whose inputs are ready start now)."""
-        if not self._staged:
+        """Hand every task this thread staged to the pool (those whose inputs are ready start
+        now)."""
+        staged = getattr(self._local, "staged", None)
+        if not staged:
             return
-        staged, self._staged = self._staged, []
+        self._local.staged = []
         ThreadRef_ = ThreadRef
         errstate = np.geterr()  # the driver's np.errstate applies to its tasks too
         for task in staged:
@@ -260,7 +269,7 @@ class ThreadExecutor(Executor):
         return None
 
     def shutdown(self) -> None:
-        self._staged = []
+        self._local.staged = []
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:

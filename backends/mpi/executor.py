@@ -20,8 +20,14 @@ waiting for anything later in the program, so a consistent program cannot deadlo
 ``get`` is the sync point: each rank sends its plan digest (:mod:`nums.backends.mpi.digest`) to
 the others *before* draining, so a rank stuck waiting for a block that a diverged peer will
 never send learns about the divergence and aborts with a report of every rank's position
-instead of hanging. Then the owners broadcast the requested blocks so the value is known on
-every rank (``if x.sum() > 0:`` takes the same branch everywhere).
+instead of hanging. The digest covers what every kernel computes (its name and its non-ref
+arguments: the fused Program's ops and constants, reduction specs, slices, shapes, dtypes), so
+ranks that built different programs over the same blocks are reported too, rather than
+printing a value that neither program gives. Before aborting, the ranks that disagree
+exchange their logs of the calls since the last sync point, and the report names the first
+call where they part (its kernel, and what each rank passed to it). Then the owners broadcast
+the requested blocks so the value is known on every rank (``if x.sum() > 0:`` takes the same
+branch everywhere).
 
 Errors: a kernel's exception fails the tasks that depend on it (on any rank: the exception
 travels in place of the block) and is raised by ``get`` on every rank alike, as with the local
@@ -55,7 +61,13 @@ from typing import Any
 
 import numpy as np
 from nums.backends.mpi import failure, wire
-from nums.backends.mpi.digest import SYNC_GET, SYNC_SHUTDOWN, PlanDigest, describe_sync
+from nums.backends.mpi.digest import (
+    SYNC_GET,
+    SYNC_SHUTDOWN,
+    PlanDigest,
+    describe_sync,
+    first_difference,
+)
 from nums.backends.mpi.refs import MPIRef, Task
 from nums.backends.mpi.releases import DeferredReleases, leaf_key
 from nums.backends.mpi.transport import Transport
@@ -67,6 +79,7 @@ from nums.runtime.executor import Executor
 __all__ = ["MPIExecutor", "MPIRef"]
 
 _ON_ERROR = ("raise", "abort")
+REPORT_SECONDS = 10.0  # how long a rank that found a divergence waits for its peer's log
 
 
 class MPIExecutor(Executor):
@@ -187,17 +200,14 @@ class MPIExecutor(Executor):
         bit = 1 << node
         first = self._next_id
         self._next_id = first + num_returns
-        ids = []
         for a in args:
-            if type(a) is MPIRef:
-                ids.append(a.id)
-                if not a.holders & bit:
-                    a.holders |= bit
-                    if a.owner == me:
-                        self._send_when_ready(a, node)
-                    elif local:
-                        self._expect(a)
-        self.digest.submit(kernel.name, node, num_returns, ids)
+            if type(a) is MPIRef and not a.holders & bit:
+                a.holders |= bit
+                if a.owner == me:
+                    self._send_when_ready(a, node)
+                elif local:
+                    self._expect(a)
+        self.digest.submit(kernel.name, node, num_returns, args)
         outs = [MPIRef(first + i, node, bit) for i in range(num_returns)]
         if local:
             try:
@@ -449,6 +459,7 @@ class MPIExecutor(Executor):
             self._check(peer, theirs)
             counts[peer] = theirs[4]
         self._sync_message = None
+        self.digest.new_job()
         self.releases.settle(self.transport.comm, counts)
         self.transport.prune_sends()
 
@@ -461,12 +472,32 @@ class MPIExecutor(Executor):
         mine = self._sync_message
         assert mine is not None
         if theirs[:4] != mine[:4]:
-            failure.abort(self.transport.comm, "\n".join((
-                "the ranks ran different programs (did a rank take another branch, or skip "
-                "a nums call?); every rank must make the same nums calls in the same order:",
+            lines = [
+                "the ranks ran different programs (did a rank take another branch, skip a "
+                "nums call, or build other operations or constants?); every rank must make "
+                "the same nums calls, with the same arguments, in the same order:",
                 describe_sync(self.rank, mine),
                 describe_sync(peer, theirs),
-            )))
+            ]
+            failure.abort(self.transport.comm, "\n".join(lines + self._difference(peer)))
+
+    def _difference(self, peer: int) -> list[str]:
+        """Exchange this job's call logs with the ranks and name the first call where this
+        rank and ``peer`` part (every rank that disagrees does the same, so the exchange
+        completes unless ``peer`` is busy elsewhere for ``REPORT_SECONDS``)."""
+        transport = self.transport
+        try:
+            log = self.digest.job_log()
+            sending = transport.send_report(
+                log, [p for p in range(self.size) if p != self.rank])
+            theirs = transport.receive_report(peer, REPORT_SECONDS, sending)
+            if theirs is None:
+                return [f"(rank {peer} sent no log of its calls within {REPORT_SECONDS} s)"]
+            lines = first_difference(log, self.rank, theirs, peer)
+            transport.finish_reports(sending, 1.0)
+            return lines
+        except Exception as exc:  # noqa: BLE001 - the report must still abort every rank
+            return [f"(no comparison of the calls: {type(exc).__name__}: {exc})"]
 
 
 def _limit_blas(transport: Transport, threads: int | None) -> Any:

@@ -7,11 +7,12 @@ it will need the block (at ``submit``), so the owner's ``Isend`` always finds it
 receives are posted when the header has arrived, straight into freshly allocated buffers.
 
 Tags: the header of ref ``i`` uses tag ``1 + 2 * (i mod M)`` and its payload the next tag,
-with ``M = (TAG_UB - 1) // 2`` (tag 0 is for control messages). Tags wrap after ``M`` refs, so
-the receiver never trusts a tag: the header carries the full ref id and the transfer is looked
-up by ``(source, id)``. Two in-flight transfers with the same tag from the same source would
-still match correctly, because MPI keeps messages of one (source, tag) in order and payload
-receives are posted in the order their headers arrive.
+with ``M = (TAG_UB - 1) // 2`` (tag 0 is for control messages, tag ``2 * M + 1`` for the
+reports that ranks whose programs diverged exchange before aborting). Tags wrap after ``M``
+refs, so the receiver never trusts a tag: the header carries the full ref id and the transfer
+is looked up by ``(source, id)``. Two in-flight transfers with the same tag from the same
+source would still match correctly, because MPI keeps messages of one (source, tag) in order
+and payload receives are posted in the order their headers arrive.
 
 All of this runs on a private duplicate of the user's communicator, so user MPI code and a
 later nums session cannot see these messages.
@@ -108,6 +109,7 @@ class Transport:
         self.inline_bytes = int(inline_bytes)
         tag_ub = self.comm.Get_attr(MPI.TAG_UB) or 32767
         self._tag_mod = max(1, (int(tag_ub) - 1) // 2)
+        self._report_tag = 2 * self._tag_mod + 1  # above every block's tags, <= TAG_UB
         self._reqs: list[Any] = []
         self._done: list[Callable[[], None]] = []
         self._sends: list[Any] = []
@@ -285,6 +287,38 @@ class Transport:
                 self._sends.append(self.comm.Isend([buf, self.MPI.UINT64_T], peer,
                                                    CONTROL_TAG))
                 self._keep.append(buf)
+
+    # -- reports: a diverged program's details, exchanged before aborting -------------------
+    def send_report(self, payload: Any, dests: Sequence[int]) -> list[Any]:
+        """Start sending a picklable ``payload`` to ``dests``; returns the requests."""
+        return [self.comm.isend(payload, dest, self._report_tag) for dest in dests]
+
+    def receive_report(self, source: int, timeout: float, sending: Sequence[Any] = ()
+                       ) -> Any:
+        """The report ``source`` sent, or None if none arrived within ``timeout`` seconds.
+
+        Only MPI calls here (never :meth:`poll`), so it may run inside a message handler.
+        The requests of ``sending`` are tested meanwhile, so this rank's own large reports
+        move too.
+        """
+        comm, tag, status = self.comm, self._report_tag, self.MPI.Status()
+        deadline, backoff = time.perf_counter() + timeout, Backoff()
+        while not comm.iprobe(source=source, tag=tag, status=status):
+            if sending:
+                self.MPI.Request.Testall(list(sending))
+            if time.perf_counter() > deadline:
+                return None
+            backoff.pause(Backoff.SENDING)
+        return comm.recv(source=source, tag=tag)
+
+    def finish_reports(self, sending: Sequence[Any], timeout: float) -> None:
+        """Give this rank's reports up to ``timeout`` seconds to reach their receivers."""
+        if not sending:
+            return
+        requests = list(sending)
+        deadline, backoff = time.perf_counter() + timeout, Backoff()
+        while not self.MPI.Request.Testall(requests) and time.perf_counter() < deadline:
+            backoff.pause(Backoff.SENDING)
 
     # -- get: every rank learns the values ---------------------------------------------
     def broadcast(self, owners: Sequence[int], packed: dict[int, wire.Packed]

@@ -6,6 +6,12 @@ With ``address=`` (``"auto"``, ``"host:port"``, ``"ray://host:port"``), with ``R
 or when ``ray.is_initialized()`` already, nums joins that cluster and leaves it running. A
 ``host:port`` address is probed over TCP first, so an unreachable one fails fast with a
 ``ConnectionError`` that names it (Ray alone retries for about half a minute).
+
+The node table is read from the GCS with a deadline (:data:`GCS_TIMEOUT_S` while a job waits,
+:data:`PROBE_TIMEOUT_S` when a session starts): ``ray.nodes()`` blocks for as long as Ray
+retries (a minute, after which Ray ends the process) when the cluster is gone.
+:func:`connection_token` tells one Ray connection of this process from a later one, cheaply
+(no round trip), so the executor can see that Ray was shut down or started again under it.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["RayNode", "connect", "alive_nodes", "alive_node_ids", "check_reachable",
-           "TESTING_OBJECT_STORE"]
+           "connection_token", "gcs_address", "GCS_TIMEOUT_S", "TESTING_OBJECT_STORE"]
 
 # A locally started Ray in testing mode keeps its object store small (tests share machines).
 TESTING_OBJECT_STORE = 512 * 2**20
 TESTING_MAX_CPUS = 2
 PROBE_TIMEOUT_S = 10.0
+GCS_TIMEOUT_S = 2.0  # a node table read that takes longer means the GCS does not answer
 
 
 @dataclass(frozen=True)
@@ -38,27 +45,94 @@ class RayNode:
         return f"node {self.node_id} at {self.address}"
 
 
-def alive_nodes() -> list[RayNode]:
+def alive_nodes(timeout: float | None = PROBE_TIMEOUT_S) -> list[RayNode]:
     """Alive nodes with at least one CPU, sorted by node id (a fixed order for a cluster).
 
     Nodes without CPUs (e.g. a head started with ``--num-cpus=0``) are left out: a task pinned
     there could never start.
-    """
-    import ray
 
-    nodes = []
-    for info in ray.nodes():
-        cpus = float(info.get("Resources", {}).get("CPU", 0.0))
-        if info.get("Alive") and cpus >= 1:
-            nodes.append(RayNode(info["NodeID"], str(info.get("NodeManagerAddress", "?")), cpus))
+    Raises
+    ------
+    ConnectionError
+        If the cluster's GCS does not answer within ``timeout`` seconds.
+    """
+    try:
+        table = _node_table(timeout)
+    except Exception as exc:
+        raise ConnectionError("the Ray cluster this process is connected to does not answer "
+                              f"({type(exc).__name__}: {exc}); it was stopped or its head node "
+                              "died: call ray.shutdown() and start or join a Ray again") from exc
+    nodes = [RayNode(node_id, address, cpus) for node_id, address, cpus, alive in table
+             if alive and cpus >= 1]
     return sorted(nodes, key=lambda n: n.node_id)
 
 
-def alive_node_ids() -> set[str]:
-    """Ids of the nodes Ray reports alive."""
+def alive_node_ids(timeout: float | None = GCS_TIMEOUT_S) -> set[str]:
+    """Ids of the nodes Ray reports alive.
+
+    Raises
+    ------
+    Exception
+        Ray's error (e.g. ``ray.exceptions.RpcError``) if the GCS does not answer within
+        ``timeout`` seconds, or Ray is not connected.
+    """
+    return {node_id for node_id, _, _, alive in _node_table(timeout) if alive}
+
+
+def _node_table(timeout: float | None) -> list[tuple[str, str, float, bool]]:
+    """``(node id, address, CPUs, alive)`` of every node the GCS knows, read with a deadline
+    through the driver's GCS client (``ray.nodes()`` in Ray Client mode, which has none)."""
     import ray
 
-    return {info["NodeID"] for info in ray.nodes() if info.get("Alive")}
+    if not ray.is_initialized():  # guard: Ray's APIs would start a new Ray
+        raise RuntimeError("Ray is not running in this process")
+    gcs = _gcs_client()
+    if gcs is None:
+        return [(info["NodeID"], str(info.get("NodeManagerAddress", "?")),
+                 float(info.get("Resources", {}).get("CPU", 0.0)), bool(info.get("Alive")))
+                for info in ray.nodes()]
+    from ray.core.generated.gcs_pb2 import GcsNodeInfo
+
+    return [(node_id.hex(), str(info.node_manager_address or "?"),
+             float(info.resources_total.get("CPU", 0.0)), info.state == GcsNodeInfo.ALIVE)
+            for node_id, info in gcs.get_all_node_info(timeout=timeout).items()]
+
+
+def _gcs_client() -> Any:
+    """The driver's GCS client; None in Ray Client mode or where Ray has none to offer."""
+    try:
+        from ray._private.worker import global_worker
+        from ray.util.client import ray as client
+
+        if client.is_connected():
+            return None
+        gcs = global_worker.gcs_client
+        return gcs if hasattr(gcs, "get_all_node_info") else None
+    except Exception:  # Ray internals moved: fall back on ray.nodes()
+        return None
+
+
+def gcs_address() -> str | None:
+    """The address of the cluster's GCS this process is connected to (for messages), read
+    locally; None when not known (Ray Client mode)."""
+    from ray._private.worker import global_worker
+
+    try:
+        return str(global_worker.node.gcs_address)
+    except Exception:
+        return None
+
+
+def connection_token() -> Any:
+    """What tells this process's Ray connection from a later one (after ``ray.shutdown()`` and
+    ``ray.init()``): the cluster's session name and the driver's job id, read locally (about a
+    microsecond). None in Ray Client mode, where only ``ray.is_initialized()`` is checked."""
+    from ray._private.worker import global_worker
+
+    try:
+        return global_worker.node.session_name, global_worker.current_job_id
+    except Exception:  # Ray Client mode (no local node) or not connected
+        return None
 
 
 def _host_port(address: str) -> tuple[str, int] | None:

@@ -4,6 +4,14 @@
   and message), not as Ray's ``RayTaskError`` wrapper; a note says which task, pid and host.
 - When Ray reports a system failure (lost object, unschedulable task, crashed worker) while a
   node holding nums devices is dead, the caller gets a :class:`NodeLostError` naming the node.
+- When a worker actor of the session failed a batch on every try (its process killed or
+  crashing again and again) while its node lives, the caller gets a :class:`WorkerLostError`
+  naming the node, the worker and what became of it.
+- When Ray itself is gone from under the session (a user's ``ray.shutdown()``, Ray started again
+  in between, a cluster whose GCS no longer answers), the caller gets a
+  :class:`RayConnectionLostError` that says how to restart.
+
+The nums errors chain Ray's own error (``__cause__``), so its details stay one traceback away.
 - Ray logs an "Unhandled error" for every failed object whose last ref is dropped unread; nums
   drops the refs of a failed job's other blocks all the time, so :class:`QuietUnhandledErrors`
   silences those messages, for nums tasks only, while a session runs.
@@ -14,8 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-__all__ = ["NodeLostError", "unwrap_task_error", "translate_error", "lost_node_message",
-           "QuietUnhandledErrors"]
+__all__ = ["NodeLostError", "WorkerLostError", "RayConnectionLostError", "unwrap_task_error",
+           "translate_error", "is_system_error", "lost_node_message", "worker_lost_message",
+           "connection_lost_message", "RESTART_HINT", "QuietUnhandledErrors"]
+
+RESTART_HINT = "restart with nums.shutdown() and nums.init(backend='ray', ...)"
 
 
 class NodeLostError(RuntimeError):
@@ -23,6 +34,24 @@ class NodeLostError(RuntimeError):
 
     The blocks placed on it are lost (tasks are pinned to their node, so Ray cannot rebuild
     them elsewhere): restart the session with ``nums.shutdown(); nums.init(backend="ray")``.
+    """
+
+
+class WorkerLostError(RuntimeError):
+    """A worker process of the running nums session failed a batch on every try, on a node
+    that is still alive (it was killed or crashed again and again, or does not answer).
+
+    The message names the node, the worker and whether the session goes on (Ray restarted
+    the worker: run the call again) or must be restarted. Ray's error is the ``__cause__``.
+    """
+
+
+class RayConnectionLostError(RuntimeError):
+    """The Ray under the running nums session is gone: ``ray.shutdown()`` was called, Ray was
+    started again in between, or the cluster no longer answers.
+
+    Every block of the session is lost: restart with
+    ``nums.shutdown(); nums.init(backend="ray", ...)``.
     """
 
 
@@ -79,11 +108,38 @@ def _system_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(rex, n) for n in names if hasattr(rex, n))
 
 
+def is_system_error(err: BaseException) -> bool:
+    """Whether ``err`` (unwrapped) is one of Ray's system failures (a lost object, worker,
+    actor or node), as opposed to a kernel's own exception."""
+    return isinstance(err, _system_errors())
+
+
 def lost_node_message(lost: Sequence[str]) -> str:
     """The message of a :class:`NodeLostError` for the descriptions of the ``lost`` nodes."""
     nodes = "; ".join(lost)
-    return (f"Ray node(s) lost during a nums job: {nodes}. Blocks placed on them are gone; "
-            "restart with nums.shutdown() and nums.init(backend='ray')")
+    return f"Ray node(s) lost during a nums job: {nodes}. Blocks placed on them are gone; " \
+        f"{RESTART_HINT}"
+
+
+def worker_lost_message(worker: str, what: str, after: str) -> str:
+    """The message of a :class:`WorkerLostError`.
+
+    Parameters
+    ----------
+    worker : str
+        Which worker, on which node (e.g. ``nums worker 1 of 2 (Ray actor ...) on node ...``).
+    what : str
+        What happened to it.
+    after : str
+        What that means for the session (goes on, or must be restarted).
+    """
+    return f"nums lost a Ray worker process: {worker} {what}. {after}"
+
+
+def connection_lost_message(reason: str) -> str:
+    """The message of a :class:`RayConnectionLostError` for ``reason``."""
+    return f"the Ray under this nums session is gone: {reason}. Its blocks are lost; " \
+        f"{RESTART_HINT}"
 
 
 def translate_error(err: BaseException, lost_nodes: Callable[[], list[str]]) -> BaseException:

@@ -26,11 +26,31 @@
   :mod:`nums.backends.ray.progress` (a tqdm bar in interactive terminals, a watch on the nodes).
   A kernel's exception is re-raised with its original type and message; a system failure
   while one of the session's nodes is dead raises :class:`~nums.backends.ray.errors.NodeLostError`
-  naming the node.
+  naming the node; a batch whose worker died on every try (its node alive) raises
+  :class:`~nums.backends.ray.errors.WorkerLostError` naming the node and the worker. These
+  errors chain Ray's error as ``__cause__``.
+- **The connection.** A user's ``ray.shutdown()`` leaves nums' refs and actor handles dangling,
+  and Ray's API calls then start a *new* Ray on their own (auto-init), or reconnect to a dead
+  cluster and hang. So every place that calls Ray for a job checks first that Ray is still
+  the one the session started on: a flush that sends kernels (once per flush, not per
+  kernel: :meth:`submit` only stages), the one ``ray.get`` of a :meth:`get`, and :meth:`put`
+  (itself a Ray call of 50 us and more). The check is ``ray.is_initialized()`` and
+  :func:`~nums.backends.ray.cluster.connection_token`: local reads, about 1.5 us, so 3 us for
+  a job's flush and get, where one GCS round trip for the node table takes about 0.4 ms here
+  (and blocks for a minute when the cluster is gone). If not, it raises
+  :class:`~nums.backends.ray.errors.RayConnectionLostError` before any Ray call, and so does
+  every later call; ``nums.shutdown()`` then touches no Ray API (nor a Ray started again
+  since), and ``nums.init(backend="ray")`` starts afresh. A cluster that dies under a running
+  job (GCS gone: nothing answers, ``ray.get`` never returns) is seen by the watch of a long
+  get: the node table is read with a deadline, and after :data:`CLUSTER_LOSS_GRACE_S` without
+  an answer the get raises :class:`~nums.backends.ray.errors.RayConnectionLostError`; then
+  ``nums.shutdown()`` disconnects that dead Ray (every Ray call in this process would block
+  otherwise), even one that nums joined, and Ray's shutdown takes up to ~20 s in that state.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -46,13 +66,26 @@ from nums.backends.ray.batching import (
     resolve,
     return_layout,
 )
-from nums.backends.ray.cluster import RayNode, alive_node_ids, alive_nodes, connect
+from nums.backends.ray.cluster import (
+    GCS_TIMEOUT_S,
+    RayNode,
+    alive_node_ids,
+    alive_nodes,
+    connect,
+    connection_token,
+    gcs_address,
+)
 from nums.backends.ray.errors import (
+    RESTART_HINT,
     NodeLostError,
     QuietUnhandledErrors,
+    RayConnectionLostError,
+    WorkerLostError,
+    connection_lost_message,
+    is_system_error,
     lost_node_message,
-    translate_error,
     unwrap_task_error,
+    worker_lost_message,
 )
 from nums.backends.ray.pool import WorkerPool
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
@@ -68,6 +101,8 @@ DEFAULT_MAX_RETRIES = 3
 START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
 NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
 NODE_DEATH_DETECTION_S = 30.0  # Ray declares a node dead after ~15 s of failed health checks
+CLUSTER_LOSS_GRACE_S = 10.0  # how long the GCS may not answer before a job gives up (Ray
+# itself ends the process after 60 s without its GCS)
 # get() merges partials in the driver up to this output size and these input bytes, and a
 # flush keeps back so many such merges at most (their partials stay in the object store).
 DRIVER_MERGE_BYTES = 2**20
@@ -115,6 +150,12 @@ class RayExecutor(Executor):
         self._pool = WorkerPool(self._strategies, self._slots, max_retries=self.max_retries)
         self._staged: list[StagedKernel] = []
         self._held: set[int] = set()  # ids of staged final merges kept back by flush
+        # Guards _staged and _held: a thread's get() may send or take staged kernels while
+        # another thread submits (the session lock serialises lowering, not waiting).
+        self._stage_lock = threading.Lock()
+        # kept-back merges that a thread's get() is running in the driver, and the event set
+        # when it is done (another thread reading them waits for it instead of refetching)
+        self._in_driver: dict[int, threading.Event] = {}
         self.batches_sent = 0  # actor calls sent for kernels, and the kernels in them
         self.kernels_sent = 0
         self.kernels_in_driver = 0  # final merges that get() ran in the driver
@@ -123,6 +164,11 @@ class RayExecutor(Executor):
         self._quiet.install()
         self._job_start: float | None = None
         self.last_job: tuple[float, float] | None = None  # (start, end), seconds since epoch
+        self._token = connection_token()  # which Ray connection the session runs on
+        self._gcs_address = gcs_address()
+        self._lost: str | None = None  # why the session's Ray is gone, once seen
+        self._cluster_gone = False  # the GCS stopped answering (shutdown disconnects Ray)
+        self._silent_since: float | None = None  # since when the GCS has not answered
 
     # -- start ---------------------------------------------------------------------------
     @classmethod
@@ -210,6 +256,7 @@ class RayExecutor(Executor):
 
     def put(self, value: Any, device: Device) -> Any:
         """Store ``value`` in the object store (the driver's node; read where it is used)."""
+        self._ensure_connected()
         if self._job_start is None:
             self._job_start = time.time()
         return self._ray.put(value)
@@ -226,7 +273,8 @@ class RayExecutor(Executor):
         task = StagedKernel(BatchItem(kernel, device,
                                       None if errstate == _DEFAULT_ERRSTATE else errstate,
                                       tuple(args), num_returns), device.node, nbytes)
-        self._staged.append(task)
+        with self._stage_lock:
+            self._staged.append(task)
         return task.outputs[0] if num_returns == 1 else tuple(task.outputs)
 
     def flush(self) -> None:
@@ -237,7 +285,36 @@ class RayExecutor(Executor):
         """
         self._send(hold=True)
 
+    def _ensure_connected(self) -> None:
+        """Raise unless Ray is still the one this session started on (see the module's
+        docstring, *The connection*), before Ray is called for a job.
+
+        Raises
+        ------
+        RuntimeError
+            If the executor was shut down.
+        RayConnectionLostError
+            If Ray was shut down or started again in this process, or its cluster was lost.
+        """
+        if self._closed:
+            raise RuntimeError("the Ray executor was shut down; call nums.init() again")
+        if self._lost is None:
+            if not self._ray.is_initialized():
+                self._lost = ("Ray was shut down in this process (ray.shutdown()) while the "
+                              "nums session ran on it")
+            elif connection_token() != self._token:
+                self._lost = ("Ray was shut down and started again in this process while the "
+                              "nums session ran on the earlier one")
+            else:
+                return
+        raise RayConnectionLostError(connection_lost_message(self._lost))
+
     def _send(self, hold: bool) -> None:
+        """:meth:`_send_locked` under the staging lock."""
+        with self._stage_lock:
+            self._send_locked(hold)
+
+    def _send_locked(self, hold: bool) -> None:
         """:meth:`flush`; with ``hold``, keep back final merges (see :meth:`_final_merges`).
 
         Merges kept back before and sent now go first, in batches of their own, so that the
@@ -245,6 +322,8 @@ class RayExecutor(Executor):
         sending fails, the kernels not sent are marked so (reading them raises), and so are
         kept merges that read them; merges kept back before stay kept.
         """
+        if self._staged:
+            self._ensure_connected()  # before any Ray call (Ray would start a new Ray)
         staged, self._staged = self._staged, []
         before = self._held
         kept = self._final_merges(staged) if hold else []
@@ -319,17 +398,41 @@ class RayExecutor(Executor):
             A kernel's exception, with its original type and message.
         NodeLostError
             If a node of the session died and its blocks could not be computed.
+        WorkerLostError
+            If a worker process died on every try of a batch (its node alive).
+        RayConnectionLostError
+            If Ray was shut down under the session, or its cluster no longer answers.
         """
-        if self._staged:
-            self._send(hold=True)
-        wanted = {id(r.task) for r in refs if type(r) is BlockRef and r.task is not None}
-        here = [t for t in self._staged if id(t) in wanted]  # kept back: run here
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._stage_lock:  # waiting happens outside it
+                if self._staged:
+                    self._send_locked(hold=True)
+                wanted = {id(r.task) for r in refs if type(r) is BlockRef and r.task is not None}
+                busy = {self._in_driver[i] for i in wanted if i in self._in_driver}
+                if not busy:
+                    here = [t for t in self._staged if id(t) in wanted]  # kept back: run here
+                    if here:
+                        taken = {id(t) for t in here}
+                        self._staged = [t for t in self._staged if id(t) not in taken]
+                        self._held -= taken
+                        done = threading.Event()
+                        self._in_driver.update((i, done) for i in taken)
+                    break
+            # another thread is running some of these merges in the driver: wait for it
+            for event in busy:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not event.wait(left):
+                    raise TimeoutError(f"nums blocks were not computed within {timeout} s")
         if not here:
             return self._fetch(refs, timeout)
-        taken = {id(t) for t in here}
-        self._staged = [t for t in self._staged if id(t) not in taken]
-        self._held -= taken
-        return self._get_merging_here(refs, here, timeout)
+        try:
+            return self._get_merging_here(refs, here, timeout)
+        finally:
+            with self._stage_lock:
+                for task in here:
+                    self._in_driver.pop(id(task), None)
+            done.set()
 
     def _fetch(self, refs: Sequence[Any], timeout: float | None) -> list[Any]:
         """The values of ``refs``, all sent or computed (see :meth:`get`)."""
@@ -349,6 +452,7 @@ class RayExecutor(Executor):
             values = self._fetch(list(index), timeout)
             return [(values[index[r]] if m is None else values[index[r]][m])
                     if isinstance(r, ref_type) else r for r, m in zip(refs, members)]
+        self._ensure_connected()  # before any Ray call (Ray would start a new Ray)
         started = time.monotonic()
         try:
             first = PROGRESS_AFTER_S if timeout is None else min(PROGRESS_AFTER_S, timeout)
@@ -363,8 +467,8 @@ class RayExecutor(Executor):
             remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
             return ray.get(refs, timeout=remaining)
         except ray.exceptions.RayError as err:
-            raise self._translate(err, None if timeout is None else started + timeout) \
-                from None
+            error = self._translate(err, None if timeout is None else started + timeout)
+            raise error from error.__cause__  # a nums error chains Ray's; a kernel's: its own
         finally:
             if self._job_start is not None:  # a get that submitted nothing is no new job
                 self.last_job = (self._job_start, time.time())
@@ -423,8 +527,9 @@ class RayExecutor(Executor):
         try:
             values = self._fetch(others + inputs, timeout)
         except BaseException:  # a timeout, a partial's error: keep them for the next get
-            self._staged.extend(here)
-            self._held.update(id(task) for task in here)
+            with self._stage_lock:
+                self._staged.extend(here)
+                self._held.update(id(task) for task in here)
             raise
         fetched = dict(zip(map(id, others + inputs), values))
         computed: dict[int, Any] = {}
@@ -435,8 +540,9 @@ class RayExecutor(Executor):
                 value = run_kernel(item.kernel, item.device, item.errstate or _DEFAULT_ERRSTATE,
                                    *args)
             except BaseException as exc:
-                self._staged.extend(here[at:])
-                self._held.update(id(t) for t in here[at:])
+                with self._stage_lock:
+                    self._staged.extend(here[at:])
+                    self._held.update(id(t) for t in here[at:])
                 if not isinstance(exc, Exception):  # Ctrl-C: they stay kept for a later get
                     raise
                 self._send(hold=False)  # their errors come from Ray, as any kernel's
@@ -450,68 +556,164 @@ class RayExecutor(Executor):
         return [computed[id(r)] if id(r) in computed else fetched[id(r)] for r in refs]
 
     def _translate(self, err: BaseException, deadline: float | None) -> BaseException:
-        """What the caller gets for ``err`` from ``ray.get`` (see :func:`translate_error`).
+        """What the caller gets for ``err`` from ``ray.get``.
 
-        A batch's retries can run out while its actor does not answer, well before Ray has
-        seen that the actor's node died (health checks take ~15 s). Then the actor is probed
-        until it answers, dies, or its node shows up as lost, for at most
-        :data:`NODE_DEATH_DETECTION_S` and never past ``deadline`` (the get's own timeout,
-        ``time.monotonic()`` seconds): an actor that answers again was restarted after its
-        process died on every try of the batch, and Ray's error stands.
+        - A kernel's own exception: itself (see :func:`unwrap_task_error`).
+        - A system failure while the cluster does not answer (for up to
+          :data:`CLUSTER_LOSS_GRACE_S`): :class:`RayConnectionLostError`.
+        - A system failure while a node of the session is dead: :class:`NodeLostError`.
+        - A worker actor's failure (its process died on every try of a batch) on a node that
+          lives: :class:`WorkerLostError`. A batch's retries can run out while its actor does
+          not answer, well before Ray has seen that the actor's node died (health checks take
+          ~15 s). So the actor is probed until it answers (it was restarted: the session goes
+          on), dies for good, or its node shows up as lost, for at most
+          :data:`NODE_DEATH_DETECTION_S` and never past ``deadline`` (the get's own timeout,
+          ``time.monotonic()`` seconds).
+
+        The nums errors chain Ray's error as ``__cause__``; other system failures are Ray's
+        error itself.
         """
-        error = translate_error(err, self.lost_nodes)
-        if not isinstance(error, self._ray.exceptions.ActorUnavailableError):
-            return error
+        cause = unwrap_task_error(err)
+        if not is_system_error(cause):
+            return cause
+        lost = self._lost_or_none()
+        while lost is None and not self._silent_too_long():
+            time.sleep(0.25)
+            lost = self._lost_or_none()
+        if lost is None:
+            return self._cluster_lost(cause)
+        if lost:
+            return _chained(NodeLostError(lost_node_message(lost)), cause)
+        if not isinstance(cause, self._ray.exceptions.RayActorError):
+            return cause
+        actor_id = getattr(cause, "actor_id", None)
+        if isinstance(actor_id, bytes):
+            actor_id = actor_id.hex()
+        tries = f"{self.max_retries + 1} tries"
+        if self._pool.locate(actor_id) is None:  # Ray did not say which worker
+            return _chained(WorkerLostError(worker_lost_message(
+                self._describe_worker(actor_id), f"failed a batch on each of its {tries}",
+                f"if the next call fails too, {RESTART_HINT}")), cause)
         settle = time.monotonic() + NODE_DEATH_DETECTION_S
         deadline = settle if deadline is None else min(settle, deadline)
-        while time.monotonic() < deadline and not self.lost_nodes():
-            answer = self._pool.ping(error.actor_id, min(2.0, deadline - time.monotonic()))
-            if answer:
-                error.add_note(f"the worker process running this nums batch died on each of "
-                               f"its {self.max_retries + 1} tries (a crash in a kernel or in "
-                               "unpickling arguments, or the OOM killer; a crash also costs "
-                               "a try to the other batches queued on that worker)")
-                return error
-            if answer is False:
+        answer = None
+        while time.monotonic() < deadline:
+            lost = self._lost_or_none()
+            if lost:
+                return _chained(NodeLostError(lost_node_message(lost)), cause)
+            answer = self._pool.ping(actor_id, max(0.1, min(2.0, deadline - time.monotonic())))
+            if answer is not None:
                 break
             time.sleep(0.25)
-        return translate_error(err, self.lost_nodes)
+        if answer:
+            what = (f"died on each of the {tries} of a batch (killed, a crash in a kernel or "
+                    "in unpickling its arguments, or the OOM killer; a death also costs a try "
+                    "to the other batches queued on that worker)")
+            after = ("The blocks of that batch are lost (reading them raises this again); Ray "
+                     "restarted the worker and the session goes on: compute them again")
+        elif answer is False:
+            what = f"died for good (Ray does not restart it) after the {tries} of a batch"
+            after = f"the session cannot run on it any more; {RESTART_HINT}"
+        else:
+            what = (f"failed the {tries} of a batch and has not answered since (restarting "
+                    "again and again, hung, or its node unreachable)")
+            after = f"if the next call fails too, {RESTART_HINT}"
+        return _chained(WorkerLostError(worker_lost_message(self._describe_worker(actor_id),
+                                                            what, after)), cause)
+
+    def _describe_worker(self, actor_id: str | None) -> str:
+        """``nums worker i of n (Ray actor ...) on node ... (nums device d)``, for messages."""
+        where = self._pool.locate(actor_id)
+        if where is None:
+            nodes = "; ".join(f"{n.describe()} (nums device {d})"
+                              for n, d in zip(self.nodes, self._devices))
+            return f"a nums worker (Ray actor {actor_id}) on one of {nodes}"
+        node, slot = where
+        return (f"nums worker {slot + 1} of {self._slots[node]} (Ray actor {actor_id}) on "
+                f"{self.nodes[node].describe()} (nums device {self._devices[node]})")
+
+    def _cluster_lost(self, cause: BaseException | None) -> RayConnectionLostError:
+        """The error for a cluster whose GCS no longer answers; later calls raise it too and
+        :meth:`shutdown` disconnects Ray."""
+        at = f" (GCS at {self._gcs_address})" if self._gcs_address else ""
+        self._lost = (f"the Ray cluster{at} has not answered for {CLUSTER_LOSS_GRACE_S:.0f} s: "
+                      "it was stopped or its head node died")
+        self._cluster_gone = True
+        return _chained(RayConnectionLostError(connection_lost_message(self._lost)), cause)
 
     def free(self, refs: Sequence[Any]) -> None:
         """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""
         return None
 
     def shutdown(self) -> None:
-        """Forget the tasks; stop Ray if nums started it (a joined cluster keeps running)."""
+        """Forget the tasks; stop Ray if nums started it (a joined cluster keeps running).
+
+        Ray calls are made only on the connection the session started on: after a user's
+        ``ray.shutdown()`` (and a new ``ray.init()``), nothing of Ray is touched. A connection
+        whose cluster no longer answers is shut down even when nums joined it.
+        """
         if self._closed:
             return
         self._closed = True
-        mark_unsent(self._staged, RuntimeError("the nums session was shut down first"))
-        self._staged.clear()
-        self._held.clear()
-        if self._ray.is_initialized():
-            self._pool.shutdown()
-            if self.owns_ray:
-                self._ray.shutdown()
-        self._quiet.remove()
+        with self._stage_lock:
+            mark_unsent(self._staged, RuntimeError("the nums session was shut down first"))
+            self._staged.clear()
+            self._held.clear()
+        try:
+            ours = self._ray.is_initialized() and connection_token() == self._token
+            if ours and not self._cluster_gone:
+                self._pool.shutdown()
+                if self.owns_ray:
+                    self._ray.shutdown()
+            else:
+                self._pool.forget()
+                if ours:  # its cluster is gone: every Ray call here would block
+                    self._ray.shutdown()
+        finally:
+            self._quiet.remove()
 
     # -- nodes ---------------------------------------------------------------------------
     def lost_nodes(self) -> list[str]:
-        """Descriptions of this session's nodes that Ray no longer reports alive."""
+        """Descriptions of this session's nodes that Ray no longer reports alive (all of them
+        when the cluster does not answer within
+        :data:`~nums.backends.ray.cluster.GCS_TIMEOUT_S`)."""
+        lost = self._lost_or_none()
+        if lost is None:
+            return [f"{n.describe()} (nums device {d}; the Ray cluster does not answer)"
+                    for n, d in zip(self.nodes, self._devices)]
+        return lost
+
+    def _lost_or_none(self) -> list[str] | None:
+        """:meth:`lost_nodes`, or None when the cluster's GCS does not answer in time (or Ray
+        is no longer connected)."""
         try:
-            alive = alive_node_ids()
-        except Exception:  # the GCS itself is gone: every node is lost to us
-            alive = set()
+            alive = alive_node_ids(GCS_TIMEOUT_S)
+        except Exception:
+            if self._silent_since is None:
+                self._silent_since = time.monotonic()
+            return None
+        self._silent_since = None
         return [f"{n.describe()} (nums device {d})" for n, d in zip(self.nodes, self._devices)
                 if n.node_id not in alive]
 
+    def _silent_too_long(self) -> bool:
+        """Whether the GCS has not answered for :data:`CLUSTER_LOSS_GRACE_S` (since the first
+        of the unanswered reads in a row by :meth:`_lost_or_none`)."""
+        since = self._silent_since
+        return since is not None and time.monotonic() - since > CLUSTER_LOSS_GRACE_S
+
     def _node_watch(self) -> Any:
         """A check for :func:`wait_all`: raise NodeLostError once a node has been dead for
-        :data:`NODE_LOSS_GRACE_S` and the job is still not done."""
+        :data:`NODE_LOSS_GRACE_S`, or RayConnectionLostError once the cluster has not answered
+        for :data:`CLUSTER_LOSS_GRACE_S`, and the job is still not done."""
         lost_since: list[float] = []
 
         def check() -> None:
-            lost = self.lost_nodes()
+            lost = self._lost_or_none()
+            if lost is None:
+                if self._silent_too_long():
+                    raise self._cluster_lost(None)
+                return
             if not lost:
                 lost_since.clear()
                 return
@@ -531,3 +733,9 @@ class RayExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"RayExecutor(nodes={len(self.nodes)}, owns_ray={self.owns_ray})"
+
+
+def _chained(error: BaseException, cause: BaseException | None) -> BaseException:
+    """``error`` with ``cause`` as its ``__cause__`` (kept when it is raised ``from`` it)."""
+    error.__cause__ = cause
+    return error

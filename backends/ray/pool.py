@@ -20,7 +20,9 @@ What that changes for a Ray cluster, on purpose:
   try also uses up tries of the batches queued on the same actor. A kernel's own exception is
   never retried. Batch outputs live in the node's object store and survive their worker. An
   actor pinned to a node that died cannot restart: its batches fail with Ray's actor errors,
-  which the executor reports as a lost node.
+  which the executor reports as a lost node. A batch that used up its tries on a node that
+  lives (its worker killed or crashing again and again) is reported as a lost worker, named by
+  :meth:`WorkerPool.locate`.
 - **Order.** An actor runs one call at a time, in the order sent, except that Ray runs the
   calls it retries after a restart out of order. So a batch never waits for another one while
   it runs: what it reads from other batches comes as arguments, which Ray resolves before it
@@ -162,6 +164,20 @@ class WorkerPool:
         except (ray.exceptions.RayError, TimeoutError):
             return None
         return True
+
+    def locate(self, actor_id: str | None) -> tuple[int, int] | None:
+        """``(node, slot)`` of the actor with hex id ``actor_id``; None if not this pool's."""
+        for node, actors in enumerate(self.actors):
+            for slot, actor in enumerate(actors):
+                if actor._actor_id.hex() == actor_id:
+                    return node, slot
+        return None
+
+    def forget(self) -> None:
+        """Drop the actor handles without a Ray call (Ray was shut down under the pool: any
+        Ray API call would start a new Ray)."""
+        self._methods.clear()
+        self.actors = []
 
     def shutdown(self) -> None:
         """Stop every actor (their processes exit; blocks they computed stay in the store)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.conversion import is_blockarray
+from nums.array.conversion import check_live, is_blockarray
 from nums.array.elementwise import elementwise, index_node
 from nums.array.grid import ArrayGrid
 from nums.ir.lower import materialize
@@ -113,8 +113,14 @@ class BlockArray:
         return self._node
 
     def persist(self) -> BlockArray:
-        """Start computing this array's blocks and keep them; returns ``self``."""
-        self._leaf()
+        """Start computing this array's blocks and keep them; returns ``self``.
+
+        Raises
+        ------
+        RuntimeError
+            If the array belongs to a session that was shut down.
+        """
+        check_live(self._leaf())
         return self
 
     def get(self) -> np.ndarray:

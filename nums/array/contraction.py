@@ -36,10 +36,11 @@ def _align(node: Node, axis: int, chunks: tuple[int, ...]) -> Node:
         return node
     want = list(node.grid.chunks)
     want[axis] = chunks
-    if isinstance(node, Transpose) and node.leaf is None:
-        source_want = list(node.source.grid.chunks)
+    source = node.source if isinstance(node, Transpose) else None
+    if source is not None and node.leaf is None:  # inputs read first: see transpose_node
+        source_want = list(source.grid.chunks)
         source_want[node.perm[axis]] = chunks
-        return Transpose(rechunk(node.source, tuple(source_want)), node.perm)
+        return Transpose(rechunk(source, tuple(source_want)), node.perm)
     return rechunk(node, tuple(want))
 
 

@@ -13,13 +13,19 @@ from typing import Any
 
 import numpy as np
 
-from nums.array.conversion import SUPPORTED_KINDS, default_grid_block_shape, node_from_numpy
+from nums.array.conversion import (
+    SUPPORTED_KINDS,
+    check_not_masked,
+    default_grid_block_shape,
+    node_from_numpy,
+)
 from nums.array.grid import ArrayGrid, default_block_shape
 from nums.array.indexing import normalize_index
 from nums.ir.elementwise import Map, Transpose
 from nums.ir.movement import getitem, rechunk
-from nums.ir.nodes import Node
-from nums.runtime.session import current
+from nums.ir.nodes import Leaf, Node
+from nums.runtime import session as _session_module
+from nums.runtime.session import current, stale_array_error
 
 __all__ = ["elementwise", "result_dtype", "transpose_node", "new_axes_view", "broadcast_node",
            "cast_node"]
@@ -104,6 +110,8 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
             continue
         node = getattr(x, "_node", None)
         if node is not None:
+            if type(node) is Leaf and node.session != _session_module.running_id:
+                raise stale_array_error(node.session)  # see nums.array.conversion.check_live
             args.append(node)
             continue
         s = _scalar(x)
@@ -112,6 +120,7 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
                 raise TypeError(f"nums does not support operands of dtype {s.dtype}")
             args.append(s)
         else:
+            check_not_masked(x, "an operand")
             arr = np.asarray(x)
             if arr.dtype.kind not in SUPPORTED_KINDS:
                 raise TypeError(f"nums does not support operands of dtype {arr.dtype}")
@@ -212,21 +221,34 @@ def transpose_node(node: Node, perm: tuple[int | None, ...]) -> Node:
     through unmaterialised Maps down to their inputs."""
     if perm == tuple(range(node.ndim)):
         return node
-    if isinstance(node, Transpose) and node.leaf is None:
-        return transpose_node(node.source,
-                              tuple(None if p is None else node.perm[p] for p in perm))
-    if isinstance(node, Map) and node.leaf is None:
-        ndim = node.ndim
-        args = []
-        for a in node.args:
-            if isinstance(a, Node):
-                if a.ndim < ndim:  # right-aligned broadcasting: pad on the left first
-                    a = transpose_node(a, (None,) * (ndim - a.ndim) + tuple(range(a.ndim)))
-                a = transpose_node(a, perm)
-            args.append(a)
-        grid = ArrayGrid(tuple((1,) if p is None else node.grid.chunks[p] for p in perm))
-        return Map(grid, node.dtype, node.op, tuple(args))
+    # Read a node's inputs before asking whether it is computed: another thread's lowering
+    # sets ``leaf`` first and then drops the inputs, so inputs read while ``leaf`` is None
+    # are the node's own.
+    if isinstance(node, Transpose):
+        source = node.source
+        if source is not None and node.leaf is None:
+            return transpose_node(source, tuple(None if p is None else node.perm[p]
+                                                for p in perm))
+    if isinstance(node, Map):
+        node_args = node.args
+        if node_args and node.leaf is None:
+            return _transpose_map(node, node_args, perm)
     return Transpose(node, perm)
+
+
+def _transpose_map(node: Map, node_args: tuple[Any, ...], perm: tuple[int | None, ...]
+                   ) -> Node:
+    """An unmaterialised Map with ``perm`` pushed down to its inputs ``node_args``."""
+    ndim = node.ndim
+    args = []
+    for a in node_args:
+        if isinstance(a, Node):
+            if a.ndim < ndim:  # right-aligned broadcasting: pad on the left first
+                a = transpose_node(a, (None,) * (ndim - a.ndim) + tuple(range(a.ndim)))
+            a = transpose_node(a, perm)
+        args.append(a)
+    grid = ArrayGrid(tuple((1,) if p is None else node.grid.chunks[p] for p in perm))
+    return Map(grid, node.dtype, node.op, tuple(args))
 
 
 def index_node(node: Node, index: Any) -> Node:

@@ -48,12 +48,14 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayGrid", "chunks_from_block_shape", "default_block_shape", "aligned_block_shape",
-           "ALIGN_SLACK", "ALIGN_TABLE_SIZE"]
+__all__ = ["ArrayGrid", "chunks_from_block_shape", "check_block_shape", "default_block_shape",
+           "aligned_block_shape", "ALIGN_SLACK", "ALIGN_TABLE_SIZE"]
 
 ALIGN_SLACK = 2
 """A remembered partition is reused while its blocks are at most this many times the target."""
@@ -61,17 +63,46 @@ ALIGN_TABLE_SIZE = 4096
 """Most lengths a session remembers a partition for (the oldest is dropped first)."""
 
 
+def check_block_shape(block_shape: Any, shape: Sequence[int]) -> tuple[int, ...]:
+    """``block_shape`` checked for an array of ``shape``, as a tuple of ints.
+
+    An int (for a 1-d array) or a sequence of ints, one per axis: Python ints, NumPy integers
+    or anything with ``__index__``. Floats, booleans and other types raise TypeError (as NumPy
+    does for a float size), entries below 1 ValueError (0 is allowed on an axis of length 0,
+    where every block is empty), and so does a wrong number of entries; every message names
+    ``block_shape``.
+    """
+    if isinstance(block_shape, (bool, np.bool_, str, bytes)) or not (
+            hasattr(block_shape, "__index__") or hasattr(block_shape, "__iter__")):
+        raise TypeError(f"block_shape must be an integer or a tuple of integers, got "
+                        f"{block_shape!r} ({type(block_shape).__name__})")
+    # A 0-d NumPy array is one entry (it has __iter__ but cannot be iterated).
+    one = not hasattr(block_shape, "__iter__") or getattr(block_shape, "ndim", None) == 0
+    entries = (block_shape,) if one else tuple(block_shape)
+    values: list[int] = []
+    for b in entries:
+        try:
+            if isinstance(b, (bool, np.bool_)):
+                raise TypeError
+            values.append(operator.index(b))  # a float 0-d array has __index__ but raises
+        except TypeError:
+            raise TypeError(f"block_shape entries must be integers, got {block_shape!r} "
+                            f"(an entry is {type(b).__name__}: {b!r})") from None
+    result = tuple(values)
+    if len(result) != len(shape):
+        raise ValueError(f"block_shape {result} does not have the {len(shape)} "
+                         f"dimensions of shape {tuple(shape)}")
+    if any(b < 0 or (b == 0 and n != 0) for b, n in zip(result, shape)):
+        raise ValueError(f"block_shape entries must be positive, got {result}")
+    return result
+
+
 def chunks_from_block_shape(shape: Sequence[int],
                             block_shape: Sequence[int]) -> tuple[tuple[int, ...], ...]:
-    """Split each axis of ``shape`` into blocks of ``block_shape`` (the last one ragged)."""
-    if len(block_shape) != len(shape):
-        raise ValueError(f"block_shape {tuple(block_shape)} does not have the {len(shape)} "
-                         f"dimensions of shape {tuple(shape)}")
+    """Split each axis of ``shape`` into blocks of ``block_shape`` (the last one ragged;
+    ``block_shape`` is checked by :func:`check_block_shape`)."""
     chunks = []
-    for n, b in zip(shape, block_shape):
-        b = int(b)
-        if b <= 0 and n > 0:
-            raise ValueError(f"block_shape entries must be positive, got {tuple(block_shape)}")
+    for n, b in zip(shape, check_block_shape(block_shape, shape)):
         if n == 0:
             chunks.append((0,))
             continue

@@ -31,6 +31,7 @@ class Map(Node):
     """
 
     __slots__ = ("op", "args", "depth")
+    fusable = True
 
     def __init__(self, grid: ArrayGrid, dtype: np.dtype, op: Any, args: tuple[Any, ...]) -> None:
         super().__init__(grid, dtype)
@@ -82,6 +83,7 @@ class Transpose(Node):
     broadcasting a vector against a matrix reads its blocks where they are."""
 
     __slots__ = ("source", "perm")
+    fusable = True
 
     def __init__(self, source: Node, perm: tuple[int | None, ...]) -> None:
         grid = ArrayGrid(tuple((1,) if p is None else source.grid.chunks[p] for p in perm))

@@ -1,6 +1,10 @@
 """Lowering: array-level nodes -> per-block kernel calls on the executor.
 
-:func:`materialize` computes nodes and caches their results as Leaf nodes. Every node lowers
+:func:`materialize` computes nodes and caches their results as Leaf nodes. It holds the
+session's lock while it plans and submits, so threads may compute arrays (shared or not) at
+once: a node is lowered once, by the first thread that asks, and the others reuse its
+result; kernels run in parallel and values are awaited outside the lock. Lowering does not
+recurse with the depth of the graph (see :meth:`Lowering._ensure_below`). Every node lowers
 itself (``Node.lower(job)``, in the module of its family); :class:`Lowering` is what they
 share: the session's executor and placement, :meth:`Lowering.ensure` to compute an input,
 :meth:`Lowering.new_leaf` to wrap the refs of a result, and :meth:`Lowering.merge_tree`.
@@ -19,9 +23,12 @@ from nums.ir.nodes import Leaf, Node
 from nums.optimizer.mode import choose_mode
 from nums.optimizer.plan import Plan
 from nums.runtime.dryrun import DryRunExecutor
-from nums.runtime.session import Session, current
+from nums.runtime.session import Session, current, stale_array_error
 
 __all__ = ["Lowering", "materialize", "plan_of"]
+
+#: Nested ``ensure`` calls after which the graph below a node is computed bottom-up first.
+DEEP = 24
 
 
 class Lowering:
@@ -31,6 +38,7 @@ class Lowering:
         """Lower on ``session``; with ``dry``, plan only: a copy of the placement, an executor
         that runs nothing, and results kept in a memo instead of on the nodes."""
         self.session = session
+        self.session_id = session.id  # input Leaves of another session are refused
         self.devices = session.devices
         self.settings = session.settings
         if dry:
@@ -43,6 +51,7 @@ class Lowering:
             self.memo = None
         self.place = self.placement.place
         self.flush = self.executor.flush
+        self.depth = 0  # nested ensure calls
         self.placement.begin_job()
 
     def ensure(self, node: Node) -> Any:
@@ -50,12 +59,19 @@ class Lowering:
         computing it (and what it needs) if necessary."""
         leaf = node.leaf
         if leaf is not None:
+            first = leaf if type(leaf) is Leaf else leaf[0]
+            if first.session != self.session_id:  # its blocks died with an older session
+                raise stale_array_error(first.session)
             return leaf
         if self.memo is not None:
             found = self.memo.get(id(node))
             if found is not None:
                 return found[1]
+        if self.depth >= DEEP:
+            self._ensure_below(node)
+        self.depth += 1  # not restored on error: a job that raised is not used again
         leaf = node.lower(self)
+        self.depth -= 1
         if node.settles:
             if type(leaf) is tuple:
                 self.placement.settle(*leaf)
@@ -68,6 +84,32 @@ class Lowering:
         node.leaf = leaf
         node.release()
         return leaf
+
+    def _computed(self, node: Node) -> bool:
+        return node.leaf is not None or (self.memo is not None and id(node) in self.memo)
+
+    def _ensure_below(self, node: Node) -> None:
+        """Compute, deepest first, every node below ``node`` that its consumer would compute
+        anyway (all but the fusable ones, which a consumer may absorb), so that lowering
+        ``node`` recurses no deeper: a graph of any depth lowers in bounded stack (an
+        iterative walk), in the order a recursive lowering would reach the same nodes."""
+        order: list[Node] = []
+        seen = {id(node)}
+        stack: list[tuple[Node, int]] = [(node, 0)]
+        while stack:
+            current, k = stack.pop()
+            inputs = current.inputs()
+            if k < len(inputs):
+                stack.append((current, k + 1))
+                child = inputs[k]
+                if id(child) not in seen and not self._computed(child):
+                    seen.add(id(child))
+                    stack.append((child, 0))
+            elif current is not node and not current.fusable:
+                order.append(current)
+        for below in order:
+            if not self._computed(below):
+                self.ensure(below)
 
     def plan(self) -> Any:
         """The loads recorded so far, as a :class:`~nums.optimizer.plan.Plan`."""
@@ -138,13 +180,14 @@ def materialize(nodes: Iterable[Node], session: Session | None = None) -> list[L
     if None not in leaves:
         return leaves
     session = session or current()
-    choose_mode(nodes, session, _dry_run)
-    lowering = Lowering(session)
-    leaves = [lowering.ensure(n) for n in nodes]
-    record = lowering.record()  # cheap; turned into a Plan only if nums.explain asks
-    for leaf in leaves:
-        if leaf.plan is None:
-            leaf.plan = record
+    with session.lock:  # another thread may have computed them meanwhile: ensure reuses
+        choose_mode(nodes, session, _dry_run)
+        lowering = Lowering(session)
+        leaves = [lowering.ensure(n) for n in nodes]
+        record = lowering.record()  # cheap; turned into a Plan only if nums.explain asks
+        for leaf in leaves:
+            if leaf.plan is None:
+                leaf.plan = record
     return leaves
 
 
@@ -153,9 +196,10 @@ def plan_of(nodes: Iterable[Node], session: Session | None = None,
     """The plan of computing ``nodes`` now, made without running anything."""
     session = session or current()
     nodes = list(nodes)
-    if mode is None:
-        choose_mode(nodes, session, _dry_run)
-    return _dry_run(nodes, session, mode).plan()
+    with session.lock:
+        if mode is None:
+            choose_mode(nodes, session, _dry_run)
+        return _dry_run(nodes, session, mode).plan()
 
 
 def _dry_run(nodes: list[Node], session: Session, mode: str | None) -> Lowering:

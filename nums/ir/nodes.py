@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from nums.array.grid import ArrayGrid
+from nums.runtime import session as _runtime_session
 
 __all__ = ["Node", "Leaf"]
 
@@ -52,6 +53,9 @@ class Node:
     #: products, data movement): a job with such a node is planned both greedily and
     #: block-cyclically before it runs (see :mod:`nums.optimizer.mode`).
     moves_data = False
+    #: Whether a consumer may absorb the node into its own tasks (an elementwise node fused
+    #: into its consumer's program) instead of computing it first.
+    fusable = False
     #: Whether the lowering job settles the node's result in the placement's loads (a node
     #: that hands out a result another node's lowering settled says False).
     settles = True
@@ -71,9 +75,13 @@ class Node:
 
 
 class Leaf(Node):
-    """Materialised blocks: one ref per block and the index of the device holding it."""
+    """Materialised blocks: one ref per block and the index of the device holding it.
 
-    __slots__ = ("refs", "devices", "on_free", "plan")
+    ``session`` is the id of the session that made the blocks (they die with it; see
+    :mod:`nums.runtime.session`): operations and fetches compare it with the running one.
+    """
+
+    __slots__ = ("refs", "devices", "on_free", "plan", "session")
 
     def __init__(self, grid: ArrayGrid, dtype: np.dtype, refs: np.ndarray,
                  devices: np.ndarray, on_free: Callable[[Leaf], None] | None = None) -> None:
@@ -82,6 +90,7 @@ class Leaf(Node):
         self.devices = devices
         self.on_free = on_free
         self.plan: Any = None  # builds the Plan of the job that computed these blocks
+        self.session: int = _runtime_session.running_id
 
     def __del__(self) -> None:
         # Tell the placement the blocks are gone (they are freed with this Leaf).

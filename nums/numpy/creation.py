@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from nums.array.blockarray import BlockArray
-from nums.array.conversion import check_dtype, grid_for, is_blockarray, node_from_numpy
+from nums.array.conversion import (
+    check_dtype,
+    check_live,
+    check_not_masked,
+    grid_for,
+    is_blockarray,
+    node_from_numpy,
+)
+from nums.array.grid import check_block_shape
 from nums.ir.creation import Create
 
 __all__ = ["array", "asarray", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
@@ -56,13 +64,21 @@ def array(obj: Any, dtype: Any = None, *, copy: bool = True,
     Raises
     ------
     TypeError
-        For object, string or other non-numeric dtypes.
+        For object, string or other non-numeric dtypes, for a NumPy masked array (nums
+        arrays have no mask), and for a ``block_shape`` that is not integers.
+    ValueError
+        For a ``block_shape`` with entries below 1 or the wrong number of entries.
+    RuntimeError
+        For a BlockArray of a session that was shut down.
     """
     if is_blockarray(obj):
+        check_live(obj._node)
         out = obj if dtype is None else obj.astype(dtype)
-        if block_shape is not None and tuple(block_shape) != out.block_shape:
+        if block_shape is not None and \
+                check_block_shape(block_shape, out.shape) != out.block_shape:
             out = out.rechunk(block_shape)
         return out
+    check_not_masked(obj, "obj")
     if dtype is not None:
         dtype = check_dtype(dtype)
     data = np.array(obj, dtype=dtype, copy=None)
@@ -104,6 +120,7 @@ def full(shape: Shape, fill_value: Any, dtype: Any = None, *,
     BlockArray
     """
     shape = _shape(shape)
+    check_not_masked(fill_value, "fill_value")
     if dtype is None:
         dtype = np.array(fill_value).dtype
     dtype = check_dtype(dtype)

@@ -221,7 +221,9 @@ class ClusterState:
                        + (in_d if in_d > other_i else other_i)
                        + (out_d if out_d > other_s else other_s))
         if self._cap is not None:
-            fits = [m + out_size + total - o <= c for m, o, c in zip(mem, on, self._cap)]
+            # the same sums, in the same order, as apply() makes (tiny memories would
+            # otherwise round away against the moved bytes)
+            fits = [m + out_size + (total - o) <= c for m, o, c in zip(mem, on, self._cap)]
             if any(fits) and not all(fits):
                 out = [c if f else _INF for c, f in zip(out, fits)]
         return out

@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from nums.runtime.session import Session, current
+from nums.runtime import session as _session_module
+from nums.runtime.session import Session, current, stale_array_error
 
 __all__ = ["fetch", "put_blocks"]
 
 
 def fetch(leaf: Any, session: Session | None = None) -> np.ndarray:
     """Wait for the blocks of ``leaf`` (a computed array: ``refs``, ``grid``, ``shape``,
-    ``dtype``) and assemble them into one NumPy array."""
+    ``dtype``, ``session``) and assemble them into one NumPy array.
+
+    Raises RuntimeError (:func:`~nums.runtime.session.stale_array_error`) if the session that
+    made ``leaf`` was shut down (no session is started for that)."""
+    if leaf.session != (session.id if session is not None else _session_module.running_id):
+        raise stale_array_error(leaf.session)
     session = session or current()
     refs = leaf.refs
     if refs.size == 1:  # a copy: the caller may write to it, blocks stay immutable

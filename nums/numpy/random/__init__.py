@@ -51,9 +51,9 @@ class Generator:
                 block_shape: Sequence[int] | None) -> BlockArray:
         shape = _size(size)
         dtype = check_dtype(dtype)
+        grid = grid_for(shape, dtype, block_shape)  # checked before the draw counts
         spec = RandomSpec(method, self._entropy, self._stream, args, dtype, shape)
         self._stream += 1
-        grid = grid_for(shape, dtype, block_shape)
         return BlockArray(Create(grid, dtype, "random_block",
                                  lambda index, offset, bshape: (spec, offset, bshape)))
 
