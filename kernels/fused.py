@@ -171,9 +171,10 @@ def _slots(instrs: tuple[Instr, ...]) -> list[int]:
             slots[j] = pool.pop()
         else:
             slots[j], next_slot = next_slot, next_slot + 1
-        for kind, v in ins.args:
-            if kind == TEMP and last_use[v] == j:
-                free.setdefault(instrs[v].dtype.str, []).append(slots[v])
+        # a value read twice by its last reader (``e * e``) frees its slot once: freeing it
+        # twice handed one buffer to two live values
+        for v in sorted({v for kind, v in ins.args if kind == TEMP and last_use[v] == j}):
+            free.setdefault(instrs[v].dtype.str, []).append(slots[v])
     return slots
 
 

@@ -182,3 +182,17 @@ def test_ten_thousand_deferred_steps(serial, kind):
     X, x = chain(kind, 10_000)
     assert nums.explain(X).num_ops > 0  # planning (a dry lowering) is iterative too
     assert_eq(X, x, rtol=1e-9)
+
+
+# -- memory guard ------------------------------------------------------------------------
+
+@pytest.mark.timeout(120)
+def test_memory_guard_refuses_before_allocating(backend):
+    with pytest.raises(MemoryError, match=r"shape \(1000000000000,\).*7\.3 TiB.*available"):
+        nps.zeros((10**12,), block_shape=(2**30,)).sum().get()
+    with pytest.raises(MemoryError, match=r"745\.1 GiB"):
+        (nps.ones((10**11,), block_shape=(2**28,)) * 2).sum().get()
+    with pytest.raises(MemoryError, match=r"shape \(9223372036854775808,\).*blocks"):
+        nps.zeros((2**63,))
+    assert_eq(nps.ones((1000,)).sum(), np.float64(1000.0))  # the session keeps working
+    assert nums.explain(nps.zeros((10**12,), block_shape=(2**30,)).sum()).num_ops > 0

@@ -39,6 +39,7 @@ from nums.kernels.registry import Kernel
 from nums.runtime.device import Device
 from nums.runtime.executor import Executor
 from nums.runtime.kinds import to_device, to_host_values
+from nums.runtime.memory import available_memory
 
 __all__ = ["SerialExecutor", "ThreadExecutor", "ThreadRef"]
 
@@ -69,6 +70,10 @@ class SerialExecutor(Executor):
 
     def free(self, refs: Sequence[Any]) -> None:
         return None
+
+    def memory_budget(self) -> float | None:
+        """This machine's available memory (every device is in this process)."""
+        return available_memory()
 
     def shutdown(self) -> None:
         return None
@@ -267,6 +272,10 @@ class ThreadExecutor(Executor):
 
     def free(self, refs: Sequence[Any]) -> None:
         return None
+
+    def memory_budget(self) -> float | None:
+        """This machine's available memory (every device is in this process)."""
+        return available_memory()
 
     def shutdown(self) -> None:
         self._local.staged = []

@@ -75,6 +75,7 @@ from nums.kernels.registry import Kernel
 
 from nums.runtime.device import Device
 from nums.runtime.executor import Executor
+from nums.runtime.memory import available_memory
 
 __all__ = ["MPIExecutor", "MPIRef"]
 
@@ -113,6 +114,7 @@ class MPIExecutor(Executor):
                                    wire.INLINE_BYTES if inline_bytes is None else inline_bytes)
         self.transport.on_control = self._on_control
         self.rank = self.transport.rank
+        self._ranks_on_node: int | None = None  # ranks sharing this rank's node (memory)
         self.size = self.transport.size
         self._everyone = (1 << self.size) - 1
         self._devices = tuple(Device(r, "cpu", 0) for r in range(self.size))
@@ -268,6 +270,21 @@ class MPIExecutor(Executor):
             self.releases.add(leaf_key(leaf), apply)
         except Exception:  # noqa: S110 - called from a finaliser: never raise
             pass
+
+    def memory_budget(self) -> float | None:
+        """The available memory of every rank's node, each node counted once: the sum over
+        ranks of their node's available memory divided by the ranks on that node. A
+        collective (every rank asks at the same point of the program: the guard's decision
+        depends only on sizes) that returns the same number everywhere."""
+        comm = self.transport.comm
+        if self._ranks_on_node is None:
+            shared = comm.Split_type(self.transport.MPI.COMM_TYPE_SHARED)
+            self._ranks_on_node = shared.Get_size()
+            shared.Free()
+        here = available_memory()
+        share = -1.0 if here is None else here / self._ranks_on_node
+        shares = comm.allgather(share)
+        return None if min(shares) < 0 else float(sum(shares))
 
     def free(self, refs: Sequence[Any]) -> None:
         """Drop this rank's copies of ``refs`` that nothing here still needs (a hint).

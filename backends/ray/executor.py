@@ -645,6 +645,14 @@ class RayExecutor(Executor):
         """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""
         return None
 
+    def memory_budget(self) -> float | None:
+        """The cluster's memory for tasks plus its object stores (Ray's resource totals: one
+        call to the cluster, made only before computing a large array)."""
+        self._ensure_connected()
+        totals = self._ray.cluster_resources()
+        budget = float(totals.get("memory", 0.0)) + float(totals.get("object_store_memory", 0.0))
+        return budget or None
+
     def shutdown(self) -> None:
         """Forget the tasks; stop Ray if nums started it (a joined cluster keeps running).
 

@@ -57,6 +57,8 @@ import numpy as np
 __all__ = ["ArrayGrid", "chunks_from_block_shape", "check_block_shape", "default_block_shape",
            "aligned_block_shape", "ALIGN_SLACK", "ALIGN_TABLE_SIZE"]
 
+MAX_BLOCKS = 2**26
+"""Most blocks one array may have (its refs and devices are kept per block in the driver)."""
 ALIGN_SLACK = 2
 """A remembered partition is reused while its blocks are at most this many times the target."""
 ALIGN_TABLE_SIZE = 4096
@@ -100,9 +102,24 @@ def check_block_shape(block_shape: Any, shape: Sequence[int]) -> tuple[int, ...]
 def chunks_from_block_shape(shape: Sequence[int],
                             block_shape: Sequence[int]) -> tuple[tuple[int, ...], ...]:
     """Split each axis of ``shape`` into blocks of ``block_shape`` (the last one ragged;
-    ``block_shape`` is checked by :func:`check_block_shape`)."""
+    ``block_shape`` is checked by :func:`check_block_shape`).
+
+    Raises
+    ------
+    MemoryError
+        If that makes more than :data:`MAX_BLOCKS` blocks (the driver keeps a ref and a
+        device per block), naming the shape and the count.
+    """
+    shape = tuple(int(n) for n in shape)
+    block_shape = check_block_shape(block_shape, shape)
+    count = math.prod(-(-n // b) if n > 0 else 1 for n, b in zip(shape, block_shape))
+    if count > MAX_BLOCKS:
+        raise MemoryError(f"an array of shape {shape} cut into blocks of {block_shape} would "
+                          f"have {count:,} blocks; nums keeps a ref and a device per block in "
+                          f"the driver and allows at most {MAX_BLOCKS:,}: pass a larger "
+                          "block_shape (or block_size), or make the array smaller")
     chunks = []
-    for n, b in zip(shape, check_block_shape(block_shape, shape)):
+    for n, b in zip(shape, block_shape):
         if n == 0:
             chunks.append((0,))
             continue

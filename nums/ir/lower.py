@@ -23,12 +23,15 @@ from nums.ir.nodes import Leaf, Node
 from nums.optimizer.mode import choose_mode
 from nums.optimizer.plan import Plan
 from nums.runtime.dryrun import DryRunExecutor
+from nums.runtime.memory import human_bytes
 from nums.runtime.session import Session, current, stale_array_error
 
 __all__ = ["Lowering", "materialize", "plan_of"]
 
 #: Nested ``ensure`` calls after which the graph below a node is computed bottom-up first.
 DEEP = 24
+#: Arrays of more bytes are computed only if the executor's memory budget holds them.
+GUARD_FROM = 256 * 2**20
 
 
 class Lowering:
@@ -52,6 +55,7 @@ class Lowering:
         self.place = self.placement.place
         self.flush = self.executor.flush
         self.depth = 0  # nested ensure calls
+        self.budget: float | None = None  # the executor's memory budget, asked once a job
         self.placement.begin_job()
 
     def ensure(self, node: Node) -> Any:
@@ -67,6 +71,8 @@ class Lowering:
             found = self.memo.get(id(node))
             if found is not None:
                 return found[1]
+        if self.memo is None and node.grid.size * node.dtype.itemsize > GUARD_FROM:
+            self._guard_memory(node)
         if self.depth >= DEEP:
             self._ensure_below(node)
         self.depth += 1  # not restored on error: a job that raised is not used again
@@ -84,6 +90,20 @@ class Lowering:
         node.leaf = leaf
         node.release()
         return leaf
+
+    def _guard_memory(self, node: Node) -> None:
+        """MemoryError, before anything is allocated, if ``node``'s result is larger than
+        what the executor's devices have available (:meth:`Executor.memory_budget`)."""
+        if self.budget is None:
+            self.budget = self.executor.memory_budget() or float("inf")
+        nbytes = node.grid.size * node.dtype.itemsize
+        if nbytes > self.budget:
+            raise MemoryError(
+                f"computing an array of shape {node.shape} and dtype {node.dtype} needs "
+                f"{human_bytes(nbytes)}, but the {len(self.devices)} device(s) of this "
+                f"session have {human_bytes(self.budget)} available; compute it in parts "
+                "(slices, or a reduction of each part), use a smaller dtype, or add devices "
+                "(nums.init(backend='ray') on a cluster)")
 
     def _computed(self, node: Node) -> bool:
         return node.leaf is not None or (self.memo is not None and id(node) in self.memo)

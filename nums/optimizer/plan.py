@@ -11,15 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from nums.runtime.memory import human_bytes
+
 __all__ = ["Plan"]
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 @dataclass(frozen=True)
@@ -72,14 +66,14 @@ class Plan:
 
     def __str__(self) -> str:
         head = (f"Plan ({self.placement} placement, {'executed' if self.executed else 'not run'}"
-                f"): {self.num_ops} block ops, {_human(self.moved_bytes)} moved (largest block "
-                f"{_human(self.largest_move)}), objective "
-                f"{_human(self.objective)}")
+                f"): {self.num_ops} block ops, {human_bytes(self.moved_bytes)} moved "
+                f"(largest block {human_bytes(self.largest_move)}), objective "
+                f"{human_bytes(self.objective)}")
         rows = [f"{'device':<14}{'memory':>12}{'peak':>12}{'net_in':>12}{'net_out':>12}"]
         for name, m, p, i, o in zip(self.devices, self.memory, self.peak_memory, self.net_in,
                                     self.net_out):
-            rows.append(f"{name:<14}{_human(m):>12}{_human(p):>12}{_human(i):>12}"
-                        f"{_human(o):>12}")
+            rows.append(f"{name:<14}{human_bytes(m):>12}{human_bytes(p):>12}{human_bytes(i):>12}"
+                        f"{human_bytes(o):>12}")
         if len(self.devices) > 1:
             rows.append(f"{'max / mean':<14}"
                         + "".join(f"{v.max() / max(v.mean(), 1e-300):>12.2f}"

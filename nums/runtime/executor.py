@@ -78,3 +78,9 @@ class Executor:
         """How many tasks ``device`` runs at once (a Ray node's CPUs). The lowering gives
         each slot one task of a reduction or contraction."""
         return 1
+
+    def memory_budget(self) -> float | None:
+        """Bytes the devices can hold in all, now (None: unknown). The memory guard asks it
+        before computing an array larger than ``nums.ir.lower.GUARD_FROM`` bytes; an SPMD
+        backend must return the same number on every rank."""
+        return None
