@@ -48,11 +48,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+from nums.runtime.settings import integer_tuple
 
 __all__ = ["ArrayGrid", "chunks_from_block_shape", "check_block_shape", "default_block_shape",
            "aligned_block_shape", "ALIGN_SLACK", "ALIGN_TABLE_SIZE"]
@@ -74,23 +75,7 @@ def check_block_shape(block_shape: Any, shape: Sequence[int]) -> tuple[int, ...]
     where every block is empty), and so does a wrong number of entries; every message names
     ``block_shape``.
     """
-    if isinstance(block_shape, (bool, np.bool_, str, bytes)) or not (
-            hasattr(block_shape, "__index__") or hasattr(block_shape, "__iter__")):
-        raise TypeError(f"block_shape must be an integer or a tuple of integers, got "
-                        f"{block_shape!r} ({type(block_shape).__name__})")
-    # A 0-d NumPy array is one entry (it has __iter__ but cannot be iterated).
-    one = not hasattr(block_shape, "__iter__") or getattr(block_shape, "ndim", None) == 0
-    entries = (block_shape,) if one else tuple(block_shape)
-    values: list[int] = []
-    for b in entries:
-        try:
-            if isinstance(b, (bool, np.bool_)):
-                raise TypeError
-            values.append(operator.index(b))  # a float 0-d array has __index__ but raises
-        except TypeError:
-            raise TypeError(f"block_shape entries must be integers, got {block_shape!r} "
-                            f"(an entry is {type(b).__name__}: {b!r})") from None
-    result = tuple(values)
+    result = integer_tuple(block_shape, "block_shape")
     if len(result) != len(shape):
         raise ValueError(f"block_shape {result} does not have the {len(shape)} "
                          f"dimensions of shape {tuple(shape)}")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Setting", "Settings", "SETTINGS", "resolve_settings", "positive_int",
-           "positive_shape"]
+           "positive_shape", "integer_tuple"]
 
 
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -43,31 +43,40 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return number
 
 
+def integer_tuple(value: Any, name: str) -> tuple[int, ...]:
+    """``value`` (an int or a sequence of ints) as a tuple of ints, nothing else checked.
+
+    Python ints, NumPy integers and anything with ``__index__`` (a 0-d integer array is one
+    entry); floats, booleans, strings and other types raise TypeError naming ``name``, as
+    NumPy does for a float size.
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not (
+            hasattr(value, "__iter__") or hasattr(value, "__index__")):
+        raise TypeError(f"{name} must be an integer or a tuple of integers, got {value!r} "
+                        f"({type(value).__name__})")
+    # A 0-d NumPy array is one entry (it has __iter__ but cannot be iterated).
+    one = not hasattr(value, "__iter__") or getattr(value, "ndim", None) == 0
+    values: list[int] = []
+    for n in (value,) if one else tuple(value):
+        try:
+            if isinstance(n, (bool, np.bool_)):
+                raise TypeError
+            values.append(operator.index(n))  # a float 0-d array has __index__ but raises
+        except TypeError:
+            raise TypeError(f"{name} entries must be integers, got {value!r} "
+                            f"(an entry is {type(n).__name__}: {n!r})") from None
+    return tuple(values)
+
+
 def positive_shape(value: Any, name: str) -> tuple[int, ...]:
     """``value`` (an int or a sequence of ints) as a non-empty tuple of positive ints.
 
     TypeError for a value that is not an int or a sequence of ints (floats and booleans
     included), ValueError for an empty tuple or an entry below 1; both messages name ``name``.
     """
-    if isinstance(value, (bool, np.bool_, str, bytes)) or not (
-            hasattr(value, "__iter__") or hasattr(value, "__index__")):
-        raise TypeError(f"{name} must be a tuple of positive integers, got {value!r} "
-                        f"({type(value).__name__})")
-    # A 0-d NumPy array is one entry (it has __iter__ but cannot be iterated).
-    one = not hasattr(value, "__iter__") or getattr(value, "ndim", None) == 0
-    entries = (value,) if one else tuple(value)
-    if not entries:
+    shape = integer_tuple(value, name)
+    if not shape:
         raise ValueError(f"{name} must have at least one axis, got {value!r}")
-    values: list[int] = []
-    for n in entries:
-        try:
-            if isinstance(n, (bool, np.bool_)):
-                raise TypeError
-            values.append(operator.index(n))  # a float 0-d array has __index__ but raises
-        except TypeError:
-            raise TypeError(f"{name} must be a tuple of positive integers, got {value!r} "
-                            f"(an entry is {type(n).__name__})") from None
-    shape = tuple(values)
     if any(n < 1 for n in shape):
         raise ValueError(f"{name} must be a tuple of positive integers, got {shape}")
     return shape
