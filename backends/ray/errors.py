@@ -20,10 +20,10 @@ The nums errors chain Ray's own error (``__cause__``), so its details stay one t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 __all__ = ["NodeLostError", "WorkerLostError", "RayConnectionLostError", "unwrap_task_error",
-           "translate_error", "is_system_error", "lost_node_message", "worker_lost_message",
+           "is_system_error", "lost_node_message", "worker_lost_message",
            "connection_lost_message", "RESTART_HINT", "QuietUnhandledErrors"]
 
 RESTART_HINT = "restart with nums.shutdown() and nums.init(backend='ray', ...)"
@@ -140,32 +140,6 @@ def connection_lost_message(reason: str) -> str:
     """The message of a :class:`RayConnectionLostError` for ``reason``."""
     return f"the Ray under this nums session is gone: {reason}. Its blocks are lost; " \
         f"{RESTART_HINT}"
-
-
-def translate_error(err: BaseException, lost_nodes: Callable[[], list[str]]) -> BaseException:
-    """What to raise in the caller for ``err`` raised by ``ray.get``.
-
-    Parameters
-    ----------
-    err : BaseException
-        The exception from Ray.
-    lost_nodes : callable
-        Returns descriptions of the session's nodes that are dead (empty when all are alive).
-
-    Returns
-    -------
-    BaseException
-        The kernel's own exception, a :class:`NodeLostError` when a system failure coincides
-        with a dead node, or Ray's exception unchanged.
-    """
-    cause = unwrap_task_error(err)
-    if isinstance(cause, _system_errors()):
-        lost = lost_nodes()
-        if lost:
-            error = NodeLostError(lost_node_message(lost))
-            error.__cause__ = cause
-            return error
-    return cause
 
 
 class QuietUnhandledErrors(logging.Filter):

@@ -67,26 +67,16 @@ from nums.backends.ray.batching import (
     return_layout,
 )
 from nums.backends.ray.cluster import (
-    GCS_TIMEOUT_S,
     RayNode,
-    alive_node_ids,
     alive_nodes,
     connect,
     connection_token,
-    gcs_address,
 )
 from nums.backends.ray.errors import (
-    RESTART_HINT,
-    NodeLostError,
     QuietUnhandledErrors,
-    RayConnectionLostError,
-    WorkerLostError,
-    connection_lost_message,
-    is_system_error,
-    lost_node_message,
     unwrap_task_error,
-    worker_lost_message,
 )
+from nums.backends.ray.health import ClusterHealth
 from nums.backends.ray.pool import WorkerPool
 from nums.backends.ray.progress import PROGRESS_AFTER_S, progress_default, wait_all
 from nums.backends.ray.tasks import BatchItem, run_kernel
@@ -99,10 +89,6 @@ __all__ = ["RayExecutor"]
 
 DEFAULT_MAX_RETRIES = 3
 START_TIMEOUT_S = 120.0  # for the first task on every node (workers import nums)
-NODE_LOSS_GRACE_S = 10.0  # after a node dies, how long Ray may take to fail the job itself
-NODE_DEATH_DETECTION_S = 30.0  # Ray declares a node dead after ~15 s of failed health checks
-CLUSTER_LOSS_GRACE_S = 10.0  # how long the GCS may not answer before a job gives up (Ray
-# itself ends the process after 60 s without its GCS)
 # get() merges partials in the driver up to this output size and these input bytes, and a
 # flush keeps back so many such merges at most (their partials stay in the object store).
 DRIVER_MERGE_BYTES = 2**20
@@ -164,11 +150,8 @@ class RayExecutor(Executor):
         self._quiet.install()
         self._job_start: float | None = None
         self.last_job: tuple[float, float] | None = None  # (start, end), seconds since epoch
-        self._token = connection_token()  # which Ray connection the session runs on
-        self._gcs_address = gcs_address()
-        self._lost: str | None = None  # why the session's Ray is gone, once seen
-        self._cluster_gone = False  # the GCS stopped answering (shutdown disconnects Ray)
-        self._silent_since: float | None = None  # since when the GCS has not answered
+        self._health = ClusterHealth(ray, self.nodes, self._devices, self._slots, self._pool,
+                                     self.max_retries)
 
     # -- start ---------------------------------------------------------------------------
     @classmethod
@@ -286,28 +269,11 @@ class RayExecutor(Executor):
         self._send(hold=True)
 
     def _ensure_connected(self) -> None:
-        """Raise unless Ray is still the one this session started on (see the module's
-        docstring, *The connection*), before Ray is called for a job.
-
-        Raises
-        ------
-        RuntimeError
-            If the executor was shut down.
-        RayConnectionLostError
-            If Ray was shut down or started again in this process, or its cluster was lost.
-        """
+        """Raise unless the executor runs and Ray is still the one this session started on
+        (:meth:`ClusterHealth.ensure_connected`), before Ray is called for a job."""
         if self._closed:
             raise RuntimeError("the Ray executor was shut down; call nums.init() again")
-        if self._lost is None:
-            if not self._ray.is_initialized():
-                self._lost = ("Ray was shut down in this process (ray.shutdown()) while the "
-                              "nums session ran on it")
-            elif connection_token() != self._token:
-                self._lost = ("Ray was shut down and started again in this process while the "
-                              "nums session ran on the earlier one")
-            else:
-                return
-        raise RayConnectionLostError(connection_lost_message(self._lost))
+        self._health.ensure_connected()
 
     def _send(self, hold: bool) -> None:
         """:meth:`_send_locked` under the staging lock."""
@@ -463,11 +429,11 @@ class RayExecutor(Executor):
                     raise TimeoutError(f"nums blocks were not ready within {timeout} s") \
                         from None
             deadline = None if timeout is None else started + timeout
-            wait_all(refs, deadline=deadline, show=self.progress, check=self._node_watch())
+            wait_all(refs, deadline=deadline, show=self.progress, check=self._health.node_watch())
             remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
             return ray.get(refs, timeout=remaining)
         except ray.exceptions.RayError as err:
-            error = self._translate(err, None if timeout is None else started + timeout)
+            error = self._health.translate(err, None if timeout is None else started + timeout)
             raise error from error.__cause__  # a nums error chains Ray's; a kernel's: its own
         finally:
             if self._job_start is not None:  # a get that submitted nothing is no new job
@@ -555,92 +521,6 @@ class RayExecutor(Executor):
             self.kernels_in_driver += 1
         return [computed[id(r)] if id(r) in computed else fetched[id(r)] for r in refs]
 
-    def _translate(self, err: BaseException, deadline: float | None) -> BaseException:
-        """What the caller gets for ``err`` from ``ray.get``.
-
-        - A kernel's own exception: itself (see :func:`unwrap_task_error`).
-        - A system failure while the cluster does not answer (for up to
-          :data:`CLUSTER_LOSS_GRACE_S`): :class:`RayConnectionLostError`.
-        - A system failure while a node of the session is dead: :class:`NodeLostError`.
-        - A worker actor's failure (its process died on every try of a batch) on a node that
-          lives: :class:`WorkerLostError`. A batch's retries can run out while its actor does
-          not answer, well before Ray has seen that the actor's node died (health checks take
-          ~15 s). So the actor is probed until it answers (it was restarted: the session goes
-          on), dies for good, or its node shows up as lost, for at most
-          :data:`NODE_DEATH_DETECTION_S` and never past ``deadline`` (the get's own timeout,
-          ``time.monotonic()`` seconds).
-
-        The nums errors chain Ray's error as ``__cause__``; other system failures are Ray's
-        error itself.
-        """
-        cause = unwrap_task_error(err)
-        if not is_system_error(cause):
-            return cause
-        lost = self._lost_or_none()
-        while lost is None and not self._silent_too_long():
-            time.sleep(0.25)
-            lost = self._lost_or_none()
-        if lost is None:
-            return self._cluster_lost(cause)
-        if lost:
-            return _chained(NodeLostError(lost_node_message(lost)), cause)
-        if not isinstance(cause, self._ray.exceptions.RayActorError):
-            return cause
-        actor_id = getattr(cause, "actor_id", None)
-        if isinstance(actor_id, bytes):
-            actor_id = actor_id.hex()
-        tries = f"{self.max_retries + 1} tries"
-        if self._pool.locate(actor_id) is None:  # Ray did not say which worker
-            return _chained(WorkerLostError(worker_lost_message(
-                self._describe_worker(actor_id), f"failed a batch on each of its {tries}",
-                f"if the next call fails too, {RESTART_HINT}")), cause)
-        settle = time.monotonic() + NODE_DEATH_DETECTION_S
-        deadline = settle if deadline is None else min(settle, deadline)
-        answer = None
-        while time.monotonic() < deadline:
-            lost = self._lost_or_none()
-            if lost:
-                return _chained(NodeLostError(lost_node_message(lost)), cause)
-            answer = self._pool.ping(actor_id, max(0.1, min(2.0, deadline - time.monotonic())))
-            if answer is not None:
-                break
-            time.sleep(0.25)
-        if answer:
-            what = (f"died on each of the {tries} of a batch (killed, a crash in a kernel or "
-                    "in unpickling its arguments, or the OOM killer; a death also costs a try "
-                    "to the other batches queued on that worker)")
-            after = ("The blocks of that batch are lost (reading them raises this again); Ray "
-                     "restarted the worker and the session goes on: compute them again")
-        elif answer is False:
-            what = f"died for good (Ray does not restart it) after the {tries} of a batch"
-            after = f"the session cannot run on it any more; {RESTART_HINT}"
-        else:
-            what = (f"failed the {tries} of a batch and has not answered since (restarting "
-                    "again and again, hung, or its node unreachable)")
-            after = f"if the next call fails too, {RESTART_HINT}"
-        return _chained(WorkerLostError(worker_lost_message(self._describe_worker(actor_id),
-                                                            what, after)), cause)
-
-    def _describe_worker(self, actor_id: str | None) -> str:
-        """``nums worker i of n (Ray actor ...) on node ... (nums device d)``, for messages."""
-        where = self._pool.locate(actor_id)
-        if where is None:
-            nodes = "; ".join(f"{n.describe()} (nums device {d})"
-                              for n, d in zip(self.nodes, self._devices))
-            return f"a nums worker (Ray actor {actor_id}) on one of {nodes}"
-        node, slot = where
-        return (f"nums worker {slot + 1} of {self._slots[node]} (Ray actor {actor_id}) on "
-                f"{self.nodes[node].describe()} (nums device {self._devices[node]})")
-
-    def _cluster_lost(self, cause: BaseException | None) -> RayConnectionLostError:
-        """The error for a cluster whose GCS no longer answers; later calls raise it too and
-        :meth:`shutdown` disconnects Ray."""
-        at = f" (GCS at {self._gcs_address})" if self._gcs_address else ""
-        self._lost = (f"the Ray cluster{at} has not answered for {CLUSTER_LOSS_GRACE_S:.0f} s: "
-                      "it was stopped or its head node died")
-        self._cluster_gone = True
-        return _chained(RayConnectionLostError(connection_lost_message(self._lost)), cause)
-
     def free(self, refs: Sequence[Any]) -> None:
         """A no-op: Ray frees an object when its last ref is dropped (lineage stays valid)."""
         return None
@@ -668,8 +548,8 @@ class RayExecutor(Executor):
             self._staged.clear()
             self._held.clear()
         try:
-            ours = self._ray.is_initialized() and connection_token() == self._token
-            if ours and not self._cluster_gone:
+            ours = self._ray.is_initialized() and connection_token() == self._health.token
+            if ours and not self._health.cluster_gone:
                 self._pool.shutdown()
                 if self.owns_ray:
                     self._ray.shutdown()
@@ -682,55 +562,9 @@ class RayExecutor(Executor):
 
     # -- nodes ---------------------------------------------------------------------------
     def lost_nodes(self) -> list[str]:
-        """Descriptions of this session's nodes that Ray no longer reports alive (all of them
-        when the cluster does not answer within
-        :data:`~nums.backends.ray.cluster.GCS_TIMEOUT_S`)."""
-        lost = self._lost_or_none()
-        if lost is None:
-            return [f"{n.describe()} (nums device {d}; the Ray cluster does not answer)"
-                    for n, d in zip(self.nodes, self._devices)]
-        return lost
-
-    def _lost_or_none(self) -> list[str] | None:
-        """:meth:`lost_nodes`, or None when the cluster's GCS does not answer in time (or Ray
-        is no longer connected)."""
-        try:
-            alive = alive_node_ids(GCS_TIMEOUT_S)
-        except Exception:
-            if self._silent_since is None:
-                self._silent_since = time.monotonic()
-            return None
-        self._silent_since = None
-        return [f"{n.describe()} (nums device {d})" for n, d in zip(self.nodes, self._devices)
-                if n.node_id not in alive]
-
-    def _silent_too_long(self) -> bool:
-        """Whether the GCS has not answered for :data:`CLUSTER_LOSS_GRACE_S` (since the first
-        of the unanswered reads in a row by :meth:`_lost_or_none`)."""
-        since = self._silent_since
-        return since is not None and time.monotonic() - since > CLUSTER_LOSS_GRACE_S
-
-    def _node_watch(self) -> Any:
-        """A check for :func:`wait_all`: raise NodeLostError once a node has been dead for
-        :data:`NODE_LOSS_GRACE_S`, or RayConnectionLostError once the cluster has not answered
-        for :data:`CLUSTER_LOSS_GRACE_S`, and the job is still not done."""
-        lost_since: list[float] = []
-
-        def check() -> None:
-            lost = self._lost_or_none()
-            if lost is None:
-                if self._silent_too_long():
-                    raise self._cluster_lost(None)
-                return
-            if not lost:
-                lost_since.clear()
-                return
-            if not lost_since:
-                lost_since.append(time.monotonic())
-            elif time.monotonic() - lost_since[0] > NODE_LOSS_GRACE_S:
-                raise NodeLostError(lost_node_message(lost))
-
-        return check
+        """Descriptions of this session's nodes that Ray no longer reports alive (see
+        :meth:`ClusterHealth.lost_nodes`)."""
+        return self._health.lost_nodes()
 
     # -- diagnostics ---------------------------------------------------------------------
     def timeline(self, filename: str | None = None) -> list[dict[str, Any]]:
@@ -741,9 +575,3 @@ class RayExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"RayExecutor(nodes={len(self.nodes)}, owns_ray={self.owns_ray})"
-
-
-def _chained(error: BaseException, cause: BaseException | None) -> BaseException:
-    """``error`` with ``cause`` as its ``__cause__`` (kept when it is raised ``from`` it)."""
-    error.__cause__ = cause
-    return error
