@@ -40,7 +40,7 @@ from nums.backends.ray.batching import (  # noqa: E402
 from nums.backends.ray.errors import RayConnectionLostError, WorkerLostError  # noqa: E402
 from nums.backends.ray.progress import PROGRESS_AFTER_S  # noqa: E402
 from nums.backends.ray.tasks import BatchArg, BatchOutput  # noqa: E402
-from nums.kernels.registry import Kernel, all_kernels  # noqa: E402
+from nums.kernels.registry import all_kernels  # noqa: E402
 
 import nums  # noqa: E402
 import nums.numpy as nps  # noqa: E402
@@ -51,7 +51,7 @@ from nums.ir.lower import materialize  # noqa: E402
 from nums.runtime.device import Device  # noqa: E402
 from tests.test_session import FAILURES, _numpy_error, failing_array  # noqa: E402
 from tests.test_tasks import probe_kernels  # noqa: E402, F401 - a fixture used here
-from tests.utils import assert_eq  # noqa: E402
+from tests.utils import ByValueKernel, assert_eq  # noqa: E402
 
 pytestmark = [pytest.mark.ray]
 
@@ -916,15 +916,6 @@ def test_ray_cluster_gone_under_a_job_raises_within_seconds():
 
 # -- several nodes (last: the harness swaps the single node for a cluster) -----------------
 
-class _Probe(Kernel):
-    """A test kernel that pickles by value (workers' registries do not know it)."""
-
-    __slots__ = ()
-
-    def __reduce__(self):
-        return _Probe, (self.name, self.impls, self.num_returns)
-
-
 def _node_id_block(shape):
     """Kernel: a block whose rows are the id of the node the task runs on."""
     node = np.frombuffer(bytes.fromhex(ray.get_runtime_context().get_node_id()), np.uint8)
@@ -938,7 +929,7 @@ def node_id_array(grid_shape: tuple[int, int], monkeypatch) -> BlockArray:
     """A BlockArray whose blocks of ``ROWS`` rows are created by :func:`_node_id_block` (a
     Create node, like ``nps.zeros``): every row holds the id of the node that made it."""
     width = len(bytes.fromhex(ray.get_runtime_context().get_node_id()))
-    monkeypatch.setitem(all_kernels(), "test_node_id", _Probe("test_node_id",
+    monkeypatch.setitem(all_kernels(), "test_node_id", ByValueKernel("test_node_id",
                                                               {"cpu": _node_id_block}))
     grid = ArrayGrid.regular((grid_shape[0] * ROWS, grid_shape[1] * width), (ROWS, width))
     return BlockArray(Create(grid, np.dtype(np.uint8), "test_node_id",

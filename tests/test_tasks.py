@@ -10,23 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nums.kernels.registry import Kernel, all_kernels
+from nums.kernels.registry import all_kernels
 
 import nums
 import nums.numpy as nps
 from nums.array.blockarray import BlockArray
 from nums.array.grid import ArrayGrid
 from nums.ir.tasks import BlockTask, block_tasks
-from tests.utils import BLOCKINGS, assert_eq, block_shape_for
-
-
-class _ByValue(Kernel):
-    """A test kernel that pickles by value (the registries of Ray workers do not know it)."""
-
-    __slots__ = ()
-
-    def __reduce__(self):
-        return _ByValue, (self.name, self.impls, self.num_returns)
+from tests.utils import BLOCKINGS, ByValueKernel, assert_eq, block_shape_for
 
 
 def _double_and_row_sums(scale, block):
@@ -43,8 +34,8 @@ def _explode(block):
 def probe_kernels(monkeypatch):
     kernels = all_kernels()
     monkeypatch.setitem(kernels, "test_double_and_row_sums",
-                        _ByValue("test_double_and_row_sums", {"cpu": _double_and_row_sums}))
-    monkeypatch.setitem(kernels, "test_explode", _ByValue("test_explode", {"cpu": _explode}))
+                        ByValueKernel("test_double_and_row_sums", {"cpu": _double_and_row_sums}))
+    monkeypatch.setitem(kernels, "test_explode", ByValueKernel("test_explode", {"cpu": _explode}))
 
 
 def two_outputs(x: BlockArray, scale: float, device=None):

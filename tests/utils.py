@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from nums.kernels.registry import Kernel
 
 import nums
 from nums.array.conversion import is_blockarray
@@ -71,3 +72,13 @@ def record_kernel_names(session: Any, monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(session.executor, "submit", recording_submit)
     return names
+
+
+class ByValueKernel(Kernel):
+    """A test kernel that pickles by value (the registries of Ray workers and MPI ranks do
+    not know it); register it with ``monkeypatch.setitem(all_kernels(), name, kernel)``."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return ByValueKernel, (self.name, self.impls, self.num_returns)

@@ -405,18 +405,9 @@ def _encoder_for(t: type) -> Any:
         return lambda obj, depth: f"{qual}{_dict(obj, depth)}"
     if issubclass(t, (set, frozenset)):
         return lambda obj, depth: f"{qual}{_set(obj, depth)}"
-    if issubclass(t, bool):
-        return lambda obj, depth: f"{qual}:{bool(obj)!r}"
-    if issubclass(t, int):
-        return lambda obj, depth: f"{qual}:{int(obj)!r}"
-    if issubclass(t, float):
-        return lambda obj, depth: f"{qual}:{float(obj)!r}"
-    if issubclass(t, complex):
-        return lambda obj, depth: f"{qual}:{complex(obj)!r}"
-    if issubclass(t, str):
-        return lambda obj, depth: f"{qual}:{str(obj)!r}"
-    if issubclass(t, bytes):
-        return lambda obj, depth: f"{qual}:{bytes(obj)!r}"
+    for base in (bool, int, float, complex, str, bytes):  # bool before int: a subclass
+        if issubclass(t, base):
+            return lambda obj, depth, base=base: f"{qual}:{base(obj)!r}"
     if dataclasses.is_dataclass(t):
         names = [f.name for f in dataclasses.fields(t)]
         return lambda obj, depth: f"{qual}({_items([getattr(obj, n) for n in names], depth)})"

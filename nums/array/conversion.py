@@ -87,7 +87,7 @@ def default_grid_block_shape(shape: Sequence[int], itemsize: int,
     ``default_partitions`` is None (as benchmarks set to compare) gets the pure default.
     """
     session = current()
-    partitions = getattr(session, "default_partitions", None)
+    partitions = session.default_partitions
     return aligned_block_shape(shape, itemsize, session.settings.block_size,
                                len(session.devices), partitions, record)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from nums.array.conversion import (
     SUPPORTED_KINDS,
+    check_live,
     check_not_masked,
     default_grid_block_shape,
     node_from_numpy,
@@ -23,9 +24,8 @@ from nums.array.grid import ArrayGrid, default_block_shape
 from nums.array.indexing import normalize_index
 from nums.ir.elementwise import Map, Transpose
 from nums.ir.movement import getitem, rechunk
-from nums.ir.nodes import Leaf, Node
-from nums.runtime import session as _session_module
-from nums.runtime.session import current, stale_array_error
+from nums.ir.nodes import Node
+from nums.runtime.session import current
 
 __all__ = ["elementwise", "result_dtype", "transpose_node", "new_axes_view", "broadcast_node",
            "cast_node"]
@@ -110,9 +110,7 @@ def elementwise(op: Any, *operands: Any, out_dtype: np.dtype | None = None) -> N
             continue
         node = getattr(x, "_node", None)
         if node is not None:
-            if type(node) is Leaf and node.session != _session_module.running_id:
-                raise stale_array_error(node.session)  # see nums.array.conversion.check_live
-            args.append(node)
+            args.append(check_live(node))
             continue
         s = _scalar(x)
         if s is not None:
